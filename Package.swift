@@ -1,0 +1,64 @@
+// swift-tools-version:6.0
+// l2met: a log-drain metrics server. See README.md for the map of targets.
+import PackageDescription
+
+let package = Package(
+    name: "l2met",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "l2met", targets: ["l2met"]),
+        .executable(name: "l2met-bench", targets: ["l2met-bench"]),
+        .library(name: "L2metCore", targets: ["L2metCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // C libraries from Debian packages, through pkg-config.
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // Non-variadic wrappers around curl_easy_setopt / curl_easy_getinfo.
+        .target(name: "CCurlShim", linkerSettings: [.linkedLibrary("curl")]),
+
+        // Counters for /metrics and the logfmt log handler.
+        .target(name: "L2metObservability",
+                dependencies: [.product(name: "Logging", package: "swift-log")], swiftSettings: swift5),
+        // Pure core: bytes in, buckets and payloads out. No I/O.
+        .target(name: "L2metCore", swiftSettings: swift5),
+        // Fernet on OpenSSL, keyrings, drain credentials.
+        .target(name: "L2metCrypto", dependencies: ["L2metCore", "COpenSSL"], swiftSettings: swift5),
+        // HTTP/1.1 server on POSIX sockets (with gzip via zlib).
+        .target(name: "L2metHTTP", dependencies: ["CZlib"], swiftSettings: swift5),
+        // Stores: in-memory and Redis (hiredis).
+        .target(name: "L2metStore", dependencies: ["L2metCore", "L2metObservability", "CHiredis"], swiftSettings: swift5),
+        // Outlets: statistics to destinations (Librato, local sink) over libcurl.
+        .target(name: "L2metOutlet",
+                dependencies: ["L2metCore", "L2metStore", "L2metCrypto", "L2metObservability", "CCurlShim",
+                               .product(name: "Logging", package: "swift-log")],
+                swiftSettings: swift5),
+        // The server: endpoints, receiver, flusher, metrics, wiring.
+        .target(name: "L2metServer",
+                dependencies: ["L2metCore", "L2metCrypto", "L2metHTTP", "L2metStore", "L2metOutlet", "L2metObservability",
+                               .product(name: "Logging", package: "swift-log")],
+                swiftSettings: swift5),
+        .executableTarget(name: "l2met",
+                          dependencies: ["L2metServer", "L2metCrypto",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: swift5),
+        .executableTarget(name: "l2met-bench", dependencies: ["L2metCore", "L2metCrypto"],
+                          swiftSettings: swift5),
+
+        .testTarget(name: "L2metObservabilityTests", dependencies: ["L2metObservability"], swiftSettings: swift5),
+        .testTarget(name: "L2metCoreTests", dependencies: ["L2metCore"], swiftSettings: swift5),
+        .testTarget(name: "L2metCryptoTests", dependencies: ["L2metCrypto"], swiftSettings: swift5),
+        .testTarget(name: "L2metHTTPTests", dependencies: ["L2metHTTP"], swiftSettings: swift5),
+        .testTarget(name: "L2metStoreTests", dependencies: ["L2metStore"], swiftSettings: swift5),
+        .testTarget(name: "L2metOutletTests", dependencies: ["L2metOutlet", "L2metHTTP"], swiftSettings: swift5),
+        .testTarget(name: "L2metServerTests", dependencies: ["L2metServer", "L2metHTTP"], swiftSettings: swift5),
+    ]
+)
+
+var swift5: [SwiftSetting] { [.swiftLanguageMode(.v5), .unsafeFlags(["-Ounchecked"], .when(configuration: .release))] }

@@ -1,0 +1,2 @@
+// L2metCrypto: filled in by its issue.
+enum L2metCryptoPlaceholder {}

@@ -1,0 +1,2 @@
+// L2metHTTP: filled in by its issue.
+enum L2metHTTPPlaceholder {}

@@ -1,0 +1,2 @@
+// L2metOutlet: filled in by its issue.
+enum L2metOutletPlaceholder {}

@@ -1,0 +1,49 @@
+import L2metCore
+
+/// A bucket an outlet has claimed: it stays in the store, invisible to other outlets, until it is
+/// acknowledged (then deleted) or its lease runs out (then it is due again).
+public struct ClaimedBucket: Sendable {
+    public var key: BucketKey
+    public var data: BucketData
+    public init(key: BucketKey, data: BucketData) {
+        self.key = key
+        self.data = data
+    }
+}
+
+/// Where receivers put buckets and outlets take them. Implementations: `MemoryStore` (one process)
+/// and `RedisStore` (shared by many receivers and outlets). All methods are safe to call from any thread.
+public protocol Store: AnyObject, Sendable {
+    /// Number of partitions of the due index; outlets claim one partition at a time.
+    var partitions: Int { get }
+
+    /// Merges each bucket into what the store already holds for its key and marks it due at
+    /// `dueAt(key)` (epoch seconds). Either all of the batch is stored or an error is thrown and the
+    /// caller keeps the batch to retry (appending is not idempotent, so a thrown error must mean
+    /// nothing was applied).
+    func append(_ batch: [(key: BucketKey, data: BucketData)], dueAt: (BucketKey) -> Int64) throws
+
+    /// Atomically claims up to `limit` buckets of `partition` that are due at `now` (epoch seconds),
+    /// leasing them for `lease` seconds. Claims whose lease ran out are due again first.
+    /// Two callers never get the same bucket while its lease lasts.
+    func claim(partition: Int, now: Int64, limit: Int, lease: Int64) throws -> [ClaimedBucket]
+
+    /// Deletes claimed buckets for good: the destination accepted them, or refused them for good.
+    func acknowledge(_ keys: [BucketKey]) throws
+
+    /// Throws when the store cannot be reached.
+    func ping() throws
+}
+
+/// Why a store call failed.
+public enum StoreError: Error, CustomStringConvertible {
+    case unavailable(String)
+    case protocolError(String)
+
+    public var description: String {
+        switch self {
+        case .unavailable(let why): return "store unavailable: \(why)"
+        case .protocolError(let why): return "store protocol error: \(why)"
+        }
+    }
+}
