@@ -48,7 +48,7 @@ let package = Package(
                           dependencies: ["L2metServer", "L2metCrypto",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: swift5),
-        .executableTarget(name: "l2met-bench", dependencies: ["L2metCore", "L2metCrypto"],
+        .executableTarget(name: "l2met-bench", dependencies: ["L2metCore", "L2metCrypto", "L2metStore", "L2metOutlet", "L2metHTTP"],
                           swiftSettings: swift5),
 
         .testTarget(name: "L2metObservabilityTests", dependencies: ["L2metObservability"], swiftSettings: swift5),

@@ -19,18 +19,3 @@ struct NotBuiltYet: Error, CustomStringConvertible {
     let what: String
     var description: String { "\(what) is not built yet" }
 }
-
-struct Serve: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the receiver and the outlet.")
-    func run() throws { throw NotBuiltYet(what: "l2met serve") }
-}
-
-struct Sign: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the drain token (or URL) for Librato credentials.")
-    func run() throws { throw NotBuiltYet(what: "l2met sign") }
-}
-
-struct Verify: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Decrypt a drain token with the keys in SECRETS.")
-    func run() throws { throw NotBuiltYet(what: "l2met verify") }
-}

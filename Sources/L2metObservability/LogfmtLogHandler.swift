@@ -1,0 +1,92 @@
+import Foundation
+import Logging
+
+/// A swift-log handler writing one logfmt line per event to stdout, the Heroku convention:
+/// `at=info msg="flushed" buckets=12 component=receiver`.
+///
+/// Values are quoted when they hold spaces, quotes or `=`. Callers never pass secrets as metadata;
+/// as a second line of defence, metadata keys named like secrets (`token`, `password`, `secret`,
+/// `key`, `authorization`) are written as `[redacted]`.
+public struct LogfmtLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level
+    private let label: String
+    private let output: LogOutput
+
+    public init(label: String, level: Logger.Level = .info, output: LogOutput = .standardOutput) {
+        self.label = label
+        self.logLevel = level
+        self.output = output
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?,
+                    source: String, file: String, function: String, line: UInt) {
+        var line = "at=\(level.rawValue)"
+        if !message.description.isEmpty { line += " msg=\(Self.quote(message.description))" }
+        var merged = metadata
+        if let explicit { merged.merge(explicit) { $1 } }
+        for key in merged.keys.sorted() {
+            let value = Self.isSecretKey(key) ? "[redacted]" : "\(merged[key]!)"
+            line += " \(key)=\(Self.quote(value))"
+        }
+        line += "\n"
+        output.write(line)
+    }
+
+    static func isSecretKey(_ key: String) -> Bool {
+        let k = key.lowercased()
+        return k.contains("token") || k.contains("password") || k.contains("secret") || k == "key"
+            || k.contains("authorization")
+    }
+
+    /// Quotes a logfmt value when it needs it.
+    public static func quote(_ s: String) -> String {
+        if !s.isEmpty, !s.utf8.contains(where: { $0 <= 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: "\\") }) {
+            return s
+        }
+        var out = "\""
+        for ch in s.unicodeScalars {
+            switch ch {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default: out.unicodeScalars.append(ch)
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// Where log lines go: stdout (line-buffered and locked, so lines from threads never interleave),
+/// or a closure (tests).
+public final class LogOutput: @unchecked Sendable {
+    private let lock = NSLock()
+    private let sink: (String) -> Void
+
+    public init(_ sink: @escaping (String) -> Void) { self.sink = sink }
+
+    public static let standardOutput = LogOutput { line in
+        FileHandle.standardOutput.write(line.data(using: .utf8)!)
+    }
+
+    public func write(_ line: String) {
+        lock.lock()
+        sink(line)
+        lock.unlock()
+    }
+}
+
+/// Process-wide logging set-up.
+public enum L2metLogging {
+    /// Installs the logfmt handler for every logger of the process at `level`.
+    public static func bootstrap(level: Logger.Level) {
+        LoggingSystem.bootstrap { label in LogfmtLogHandler(label: label, level: level) }
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+
+/// The server's own counters and gauges, rendered in the Prometheus text format for `GET /metrics`.
+///
+/// Series are created on first use and live for the life of the process; each is a lock-protected
+/// value cheap enough to bump per request or per batch (never per log line: callers add batch totals).
+public final class MetricsRegistry: @unchecked Sendable {
+    /// One metric family: a name, a help line and a type.
+    private struct Family {
+        var help: String
+        var type: String
+        var series: [String: Series]  // rendered labels -> series
+    }
+
+    private let lock = NSLock()
+    private var families: [String: Family] = [:]
+
+    public init() {}
+
+    /// A counter series; `labels` in the order given.
+    public func counter(_ name: String, _ help: String, labels: [(String, String)] = []) -> Counter {
+        Counter(series(name, help, "counter", labels))
+    }
+
+    /// A gauge series; `labels` in the order given.
+    public func gauge(_ name: String, _ help: String, labels: [(String, String)] = []) -> Gauge {
+        Gauge(series(name, help, "gauge", labels))
+    }
+
+    private func series(_ name: String, _ help: String, _ type: String, _ labels: [(String, String)]) -> Series {
+        let rendered = labels.isEmpty ? "" :
+            "{" + labels.map { "\($0.0)=\"\(Self.escape($0.1))\"" }.joined(separator: ",") + "}"
+        lock.lock()
+        defer { lock.unlock() }
+        if families[name] == nil { families[name] = Family(help: help, type: type, series: [:]) }
+        if let s = families[name]!.series[rendered] { return s }
+        let s = Series()
+        families[name]!.series[rendered] = s
+        return s
+    }
+
+    /// The Prometheus text exposition (version 0.0.4) of every series.
+    public func render() -> String {
+        lock.lock()
+        let snapshot = families
+        lock.unlock()
+        var out = ""
+        for name in snapshot.keys.sorted() {
+            let f = snapshot[name]!
+            out += "# HELP \(name) \(f.help)\n# TYPE \(name) \(f.type)\n"
+            for labels in f.series.keys.sorted() {
+                out += "\(name)\(labels) \(Self.format(f.series[labels]!.value))\n"
+            }
+        }
+        return out
+    }
+
+    private static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
+    }
+
+    private static func format(_ v: Double) -> String {
+        if v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
+        return String(v)
+    }
+}
+
+/// Storage for one series.
+final class Series: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _value: Double = 0
+    var value: Double {
+        lock.lock(); defer { lock.unlock() }
+        return _value
+    }
+    func add(_ d: Double) { lock.lock(); _value += d; lock.unlock() }
+    func set(_ v: Double) { lock.lock(); _value = v; lock.unlock() }
+}
+
+/// A monotonically increasing count.
+public struct Counter: Sendable {
+    let series: Series
+    init(_ series: Series) { self.series = series }
+    public func increment(by n: Int = 1) { if n != 0 { series.add(Double(n)) } }
+    public func add(_ d: Double) { series.add(d) }
+    public var value: Double { series.value }
+}
+
+/// A value that goes up and down.
+public struct Gauge: Sendable {
+    let series: Series
+    init(_ series: Series) { self.series = series }
+    public func set(_ v: Double) { series.set(v) }
+    public func set(_ v: Int) { series.set(Double(v)) }
+    public func add(_ d: Double) { series.add(d) }
+    public var value: Double { series.value }
+}

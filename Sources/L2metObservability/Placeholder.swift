@@ -1,2 +1,0 @@
-// L2metObservability: filled in by its issue.
-enum L2metObservabilityPlaceholder {}
