@@ -1,7 +1,103 @@
 import ArgumentParser
+import Foundation
+import L2metObservability
+import L2metServer
+import Logging
 
-/// `l2met serve`: the receiver and the outlet.
+/// `l2met serve`: the receiver and the outlet (both unless `--receiver` or `--outlet` narrows it).
 struct Serve: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the receiver and the outlet.")
-    func run() throws { throw NotBuiltYet(what: "l2met serve") }
+    static let configuration = CommandConfiguration(
+        abstract: "Run the receiver and the outlet.",
+        discussion: """
+            With no SECRETS, l2met runs in local mode: drains need no credentials, metrics are printed on \
+            stdout as logfmt lines, and it listens on 127.0.0.1 unless --bind says otherwise.
+            """)
+
+    @Option(help: "Port to listen on (default: $PORT, else 8080).") var port: Int?
+    @Option(help: "Address to listen on (default: 0.0.0.0 with SECRETS, 127.0.0.1 without).") var bind: String?
+    @Option(help: "Redis URL (default: $REDIS_URL; none means the in-memory store).") var redisURL: String?
+    @Option(help: "Librato API URL (default: $LIBRATO_URL, else https://metrics-api.librato.com/v1/metrics).")
+    var libratoURL: String?
+    @Flag(help: "Run only the receiver.") var receiver = false
+    @Flag(help: "Run only the outlet.") var outlet = false
+
+    @Option(help: "Seconds between flushes of the receiver's buckets to the store.") var flushInterval = 1.0
+    @Option(help: "Resolutions after which a bucket takes no more lines.") var deadline = 2
+    @Option(help: "Bytes of buckets held in memory before drains get 503.") var memoryLimit = 256 * 1024 * 1024
+    @Option(help: "Partitions of the store's due index.") var partitions = 1
+    @Option(help: "HTTP worker threads (default: number of cores).") var workers: Int?
+    @Option(help: "Largest request body in bytes, after gzip decoding.") var bodyLimit = 10 * 1024 * 1024
+    @Option(help: "Largest request head in bytes.") var headerLimit = 16 * 1024
+    @Option(help: "Seconds a whole request may take to arrive.") var requestTimeout = 30.0
+    @Option(help: "Seconds an idle keep-alive connection is kept.") var idleTimeout = 60.0
+    @Option(help: "Most simultaneous connections.") var maxConnections = 10_000
+    @Option(help: "Outlet worker threads.") var outletWorkers = 2
+    @Option(help: "Seconds between outlet polls of the store.") var outletInterval = 0.5
+    @Option(help: "Attempts per Librato request before its buckets are dropped.") var outletAttempts = 6
+    @Option(help: "Seconds to connect to Librato.") var outletConnectTimeout = 5.0
+    @Option(help: "Seconds for a whole Librato request.") var outletTimeout = 30.0
+    @Option(help: "Seconds SIGTERM may take before exiting.") var shutdownGrace = 8.0
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+
+    func validate() throws {
+        if receiver && outlet { throw ValidationError("--receiver and --outlet together are the default; give neither") }
+        if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("unknown --log-level \(logLevel)") }
+        if deadline < 1 { throw ValidationError("--deadline must be at least 1") }
+        if partitions < 1 { throw ValidationError("--partitions must be at least 1") }
+    }
+
+    func run() throws {
+        let env = ProcessInfo.processInfo.environment
+        L2metLogging.bootstrap(level: Logger.Level(rawValue: logLevel)!)
+        var logger = Logger(label: "l2met")
+        logger[metadataKey: "component"] = "main"
+
+        var c = ServerConfiguration()
+        c.secrets = env["SECRETS"].flatMap { $0.isEmpty ? nil : $0 }
+        c.runReceiver = !outlet
+        c.runOutlet = !receiver
+        c.port = port ?? env["PORT"].flatMap(Int.init) ?? 8080
+        c.bind = bind ?? (c.isLocalMode ? "127.0.0.1" : "0.0.0.0")
+        c.redisURL = redisURL ?? env["REDIS_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        c.libratoURL = libratoURL ?? env["LIBRATO_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? c.libratoURL
+        c.flushInterval = flushInterval
+        c.deadline = deadline
+        c.memoryLimitBytes = memoryLimit
+        c.partitions = partitions
+        if let workers { c.http.workers = max(1, workers) }
+        c.http.maxBodyBytes = bodyLimit
+        c.http.maxHeaderBytes = headerLimit
+        c.http.requestTimeout = requestTimeout
+        c.http.idleTimeout = idleTimeout
+        c.http.maxConnections = maxConnections
+        c.outletWorkers = outletWorkers
+        c.outletPollInterval = outletInterval
+        c.outletMaxAttempts = outletAttempts
+        c.outletConnectTimeout = outletConnectTimeout
+        c.outletRequestTimeout = outletTimeout
+        c.shutdownGrace = shutdownGrace
+
+        // Block SIGTERM and SIGINT before any thread starts, so every thread inherits the mask and
+        // this one receives them with sigwait.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        signal(SIGPIPE, SIG_IGN)
+
+        let server: Server
+        do {
+            server = try Server(configuration: c, logger: logger)
+            try server.start()
+        } catch {
+            logger.critical("cannot start", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+        var received: Int32 = 0
+        sigwait(&signals, &received)
+        logger.info("signal received", metadata: ["signal": "\(received == SIGTERM ? "SIGTERM" : "SIGINT")"])
+        let clean = server.stop()
+        throw ExitCode(clean ? 0 : 1)
+    }
 }

@@ -1,0 +1,160 @@
+import Foundation
+import L2metCore
+import L2metObservability
+import L2metStore
+import Logging
+
+/// Moves buckets from the receiver's registers to the store every flush interval.
+///
+/// A batch the store refuses (down, slow) stays here, merged with later flushes, and is retried
+/// with back-off; nothing answered 2xx is dropped. While what is held in memory exceeds the
+/// configured bound, `isOverloaded` is true and the receiver answers 503 to new drains.
+final class Flusher: @unchecked Sendable {
+    private let registers: RegisterPool
+    private let store: Store
+    private let interval: Double
+    private let deadline: Int
+    private let memoryLimit: Int
+    private let logger: Logger
+
+    /// Serialises flushes (the loop, and the last one at shutdown).
+    private let lock = NSLock()
+    private var pending: [BucketKey: BucketData] = [:]
+    /// Guards `pendingBytes` alone, so the receiver never waits on a slow store call.
+    private let sizeLock = NSLock()
+    private var pendingBytes = 0
+    private var failures = 0
+    private var stopped = false
+    private let wake = NSCondition()
+    private var thread: Thread?
+    private let done = DispatchSemaphore(value: 0)
+
+    private let flushes: Counter
+    private let flushedBuckets: Counter
+    private let storeErrors: Counter
+    private let heldBuckets: Gauge
+    private let heldBytes: Gauge
+
+    init(registers: RegisterPool, store: Store, interval: Double, deadline: Int, memoryLimit: Int,
+         metrics: MetricsRegistry, logger: Logger) {
+        self.registers = registers
+        self.store = store
+        self.interval = interval
+        self.deadline = deadline
+        self.memoryLimit = memoryLimit
+        self.logger = logger
+        flushes = metrics.counter("l2met_flushes_total", "Flushes of the receiver's buckets to the store that succeeded.")
+        flushedBuckets = metrics.counter("l2met_flushed_buckets_total", "Buckets written to the store.")
+        storeErrors = metrics.counter("l2met_store_errors_total", "Store calls that failed.", labels: [("op", "append")])
+        heldBuckets = metrics.gauge("l2met_buckets", "Buckets held in the receiver's memory, not yet in the store.")
+        heldBytes = metrics.gauge("l2met_held_bytes", "Approximate bytes of buckets held in the receiver's memory.")
+    }
+
+    /// When a bucket becomes due for the outlet: once no line can enter it any more, plus time for
+    /// the last flush to land.
+    func dueAt(_ key: BucketKey) -> Int64 {
+        key.closesAt(deadline: deadline) + Int64(interval.rounded(.up)) + 1
+    }
+
+    /// True while the memory held for a slow or absent store is over the bound.
+    var isOverloaded: Bool {
+        sizeLock.lock()
+        let held = pendingBytes
+        sizeLock.unlock()
+        return held + registers.approximateBytes > memoryLimit
+    }
+
+    func start() {
+        let t = Thread { [self] in self.loop() }
+        t.name = "l2met-flusher"
+        thread = t
+        t.start()
+    }
+
+    private func loop() {
+        while true {
+            wake.lock()
+            if !stopped {
+                let backoff = failures == 0 ? interval : min(30, interval * pow(2, Double(min(failures, 5))))
+                _ = wake.wait(until: Date(timeIntervalSinceNow: backoff))
+            }
+            let stop = stopped
+            wake.unlock()
+            if stop { break }
+            _ = flush()
+        }
+        done.signal()
+    }
+
+    /// Takes everything from the registers and tries to write it, with whatever is pending, to
+    /// the store. Returns true when nothing is left pending.
+    @discardableResult
+    func flush() -> Bool {
+        let fresh = registers.takeAll()
+        lock.lock()
+        defer { lock.unlock() }
+        for (key, data) in fresh {
+            if pending[key] == nil {
+                pending[key] = data
+            } else {
+                pending[key]!.merge(data)
+            }
+        }
+        if pending.isEmpty {
+            setPendingBytes(0)
+            return true
+        }
+        let batch = pending.map { (key: $0.key, data: $0.value) }
+        do {
+            try store.append(batch, dueAt: dueAt)
+            flushes.increment()
+            flushedBuckets.increment(by: batch.count)
+            if failures > 0 {
+                logger.info("store is back", metadata: ["buckets": "\(batch.count)", "failures": "\(failures)"])
+            }
+            failures = 0
+            pending.removeAll(keepingCapacity: true)
+            setPendingBytes(0)
+            return true
+        } catch {
+            failures += 1
+            storeErrors.increment()
+            setPendingBytes(batch.reduce(0) {
+                $0 + 96 + $1.key.token.utf8.count + $1.key.name.utf8.count + $1.key.source.utf8.count + 8 * $1.data.values.count
+            })
+            if failures == 1 || failures % 30 == 0 {
+                logger.error("store append failed, keeping buckets in memory",
+                             metadata: ["error": "\(error)", "buckets": "\(batch.count)", "failures": "\(failures)"])
+            }
+            return false
+        }
+    }
+
+    private func setPendingBytes(_ bytes: Int) {
+        sizeLock.lock()
+        pendingBytes = bytes
+        sizeLock.unlock()
+        heldBuckets.set(pending.count)
+        heldBytes.set(bytes)
+    }
+
+    /// Stops the loop and flushes until the store takes everything or `deadline` passes.
+    /// Returns true when nothing was left behind.
+    func stopAndDrain(until limit: Date) -> Bool {
+        wake.lock()
+        stopped = true
+        wake.signal()
+        wake.unlock()
+        if thread != nil { done.wait() }
+        while true {
+            if flush() { return true }
+            if Date() >= limit { break }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        lock.lock()
+        let left = pending.count
+        lock.unlock()
+        logger.error("shutting down with buckets the store did not take", metadata: ["buckets": "\(left)"])
+        return false
+    }
+}

@@ -1,2 +1,0 @@
-// L2metServer: filled in by its issue.
-enum L2metServerPlaceholder {}

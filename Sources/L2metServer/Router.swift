@@ -1,0 +1,52 @@
+import L2metHTTP
+import L2metObservability
+import L2metStore
+
+/// Sends each request to its endpoint: `/logs`, `/health`, `/sign`, `/metrics`.
+struct Router: Sendable {
+    let logs: LogsEndpoint?
+    let sign: SignEndpoint
+    let store: Store
+    let metrics: MetricsRegistry
+
+    func handle(_ request: HTTPRequest) -> HTTPResponse {
+        switch request.path {
+        case "/logs":
+            guard let logs else { return .text(404, "this process runs the outlet only") }
+            return logs.handle(request)
+        case "/health":
+            guard request.method == "GET" || request.method == "HEAD" else { return .text(405, "method not allowed: use GET") }
+            do {
+                try store.ping()
+                return .text(200, "ok")
+            } catch {
+                return .text(503, "store unreachable")
+            }
+        case "/sign":
+            return sign.handle(request)
+        case "/metrics":
+            guard request.method == "GET" else { return .text(405, "method not allowed: use GET") }
+            return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")],
+                                body: Array(metrics.render().utf8))
+        default:
+            return .text(404, "not found")
+        }
+    }
+}
+
+/// Counts HTTP responses by status and request bytes for `/metrics`.
+final class RequestMetrics: HTTPServerObserver, @unchecked Sendable {
+    private let metrics: MetricsRegistry
+    private let bytes: Counter
+
+    init(metrics: MetricsRegistry) {
+        self.metrics = metrics
+        bytes = metrics.counter("l2met_http_request_bytes_total", "Bytes of HTTP request bodies as received.")
+    }
+
+    func requestCompleted(method: String, path: String, status: Int, requestBytes: Int) {
+        metrics.counter("l2met_http_requests_total", "HTTP requests by status.", labels: [("status", "\(status)")])
+            .increment()
+        bytes.increment(by: requestBytes)
+    }
+}

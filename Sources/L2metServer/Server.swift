@@ -1,0 +1,121 @@
+import Foundation
+import L2metCore
+import L2metCrypto
+import L2metHTTP
+import L2metObservability
+import L2metOutlet
+import L2metStore
+import Logging
+
+/// One `l2met serve` process: the store, the receiver (HTTP server, registers, flusher) and the
+/// outlet, started and stopped in the right order.
+public final class Server: @unchecked Sendable {
+    public let configuration: ServerConfiguration
+    public let metrics = MetricsRegistry()
+    private let logger: Logger
+    private let store: Store
+    private let keyring: Keyring?
+    private let authenticator: DrainAuthenticator
+    private var registers: RegisterPool?
+    private var flusher: Flusher?
+    private var http: HTTPServer?
+    private var outlet: Outlet?
+
+    /// Builds every part; throws on bad configuration (a malformed key, a malformed Redis URL).
+    public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "l2met")) throws {
+        self.configuration = configuration
+        self.logger = logger
+        keyring = configuration.isLocalMode ? nil : try Keyring(secrets: configuration.secrets!)
+        authenticator = DrainAuthenticator(keyring: keyring)
+        if let url = configuration.redisURL, !url.isEmpty {
+            store = try RedisStore(url: url, partitions: configuration.partitions)
+        } else {
+            store = MemoryStore(partitions: configuration.partitions)
+        }
+    }
+
+    /// The port the receiver listens on (after `start`).
+    public var port: Int { http?.boundPort ?? configuration.port }
+
+    /// Starts the receiver and/or the outlet.
+    public func start() throws {
+        let c = configuration
+        var logs: LogsEndpoint?
+        if c.runReceiver {
+            let registers = RegisterPool(count: c.http.workers, deadline: c.deadline)
+            let flusher = Flusher(registers: registers, store: store, interval: c.flushInterval, deadline: c.deadline,
+                                  memoryLimit: c.memoryLimitBytes, metrics: metrics,
+                                  logger: logger.with("component", "flusher"))
+            self.registers = registers
+            self.flusher = flusher
+            logs = LogsEndpoint(authenticator: authenticator, registers: registers, flusher: flusher, metrics: metrics)
+            flusher.start()
+        }
+        let router = Router(logs: logs, sign: SignEndpoint(keyring: keyring), store: store, metrics: metrics)
+        var httpConfiguration = c.http
+        httpConfiguration.host = c.bind
+        httpConfiguration.port = c.port
+        let http = HTTPServer(configuration: httpConfiguration, observer: RequestMetrics(metrics: metrics),
+                              handler: { router.handle($0) })
+        try http.start()
+        self.http = http
+        if c.runOutlet {
+            var oc = OutletConfiguration()
+            oc.workers = c.outletWorkers
+            oc.pollInterval = c.outletPollInterval
+            oc.libratoURL = c.libratoURL
+            oc.userAgent = "l2met/\(L2metBuild.version)"
+            oc.maxAttempts = c.outletMaxAttempts
+            oc.connectTimeout = c.outletConnectTimeout
+            oc.requestTimeout = c.outletRequestTimeout
+            let authenticator = self.authenticator
+            let outlet = Outlet(store: store, configuration: oc,
+                                resolve: { token in try authenticator.destination(forToken: token, now: WallClock.seconds()) },
+                                metrics: metrics, logger: logger.with("component", "outlet"))
+            outlet.start()
+            self.outlet = outlet
+        }
+        logger.info("listening", metadata: [
+            "bind": "\(c.bind)", "port": "\(http.boundPort)",
+            "mode": "\(c.isLocalMode ? "local" : "authenticated")",
+            "store": "\(c.redisURL == nil ? "memory" : "redis")",
+            "receiver": "\(c.runReceiver)", "outlet": "\(c.runOutlet)",
+        ])
+        if c.isLocalMode {
+            logger.info("local mode: drains need no credentials and metrics are printed here as at=metric lines")
+        }
+    }
+
+    /// Stops taking drains, answers what is in flight, flushes every bucket to the store, and, when
+    /// the store lives in this process, delivers what it holds. Returns true when nothing was lost.
+    @discardableResult
+    public func stop() -> Bool {
+        let began = Date()
+        let limit = began.addingTimeInterval(configuration.shutdownGrace)
+        logger.info("stopping")
+        http?.stop(gracePeriod: max(1, configuration.shutdownGrace / 2))
+        var clean = true
+        if let flusher {
+            clean = flusher.stopAndDrain(until: limit)
+        }
+        if let outlet {
+            outlet.stop()
+            if store is MemoryStore {
+                // Nothing outlives this process in memory: deliver everything now, due or not.
+                outlet.drain(until: limit)
+            }
+        }
+        logger.info("stopped", metadata: ["clean": "\(clean)",
+                                          "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(began)))"])
+        return clean
+    }
+}
+
+extension Logger {
+    /// A copy of this logger with one more metadata field.
+    func with(_ key: String, _ value: String) -> Logger {
+        var copy = self
+        copy[metadataKey: key] = "\(value)"
+        return copy
+    }
+}

@@ -1,0 +1,45 @@
+import L2metHTTP
+
+/// Everything `l2met serve` can be told, with the defaults operators get when they say nothing.
+public struct ServerConfiguration: Sendable {
+    /// Which halves run in this process.
+    public var runReceiver = true
+    public var runOutlet = true
+
+    /// Address and port the receiver listens on.
+    public var bind = "127.0.0.1"
+    public var port = 8080
+    /// `redis://…`; nil means the in-memory store (one process, nothing shared).
+    public var redisURL: String?
+    /// Default Librato endpoint for `user:token` drains.
+    public var libratoURL = "https://metrics-api.librato.com/v1/metrics"
+    /// Colon-separated Fernet keys; nil means local mode.
+    public var secrets: String?
+
+    /// How often the receiver moves its in-memory buckets to the store (seconds).
+    public var flushInterval = 1.0
+    /// A line whose bucket is older than `deadline` resolutions is dropped.
+    public var deadline = 2
+    /// Past this many bytes of buckets held in memory (store slow or down), drains get 503.
+    public var memoryLimitBytes = 256 * 1024 * 1024
+    /// Due-index partitions in the store.
+    public var partitions = 1
+
+    /// HTTP limits and concurrency.
+    public var http = HTTPServerConfiguration()
+
+    /// Outlet workers and their HTTP behaviour.
+    public var outletWorkers = 2
+    public var outletPollInterval = 0.5
+    public var outletMaxAttempts = 6
+    public var outletConnectTimeout = 5.0
+    public var outletRequestTimeout = 30.0
+
+    /// How long SIGTERM may take before the process exits anyway (seconds).
+    public var shutdownGrace = 8.0
+
+    public init() {}
+
+    /// True when no `SECRETS` are set: unauthenticated drains, metrics printed on stdout.
+    public var isLocalMode: Bool { secrets == nil || secrets!.isEmpty }
+}
