@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "L2metHTTPTests", dependencies: ["L2metHTTP"], swiftSettings: swift5),
         .testTarget(name: "L2metStoreTests", dependencies: ["L2metStore"], swiftSettings: swift5),
         .testTarget(name: "L2metOutletTests", dependencies: ["L2metOutlet", "L2metHTTP"], swiftSettings: swift5),
-        .testTarget(name: "L2metServerTests", dependencies: ["L2metServer", "L2metHTTP"], swiftSettings: swift5),
+        .testTarget(name: "L2metServerTests", dependencies: ["L2metServer", "L2metHTTP", "L2metCrypto", "L2metStore", "L2metCore"], swiftSettings: swift5),
     ]
 )
 
