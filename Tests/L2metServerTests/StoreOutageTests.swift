@@ -12,7 +12,7 @@ final class StoreOutageTests: XCTestCase {
         defer { librato.stop() }
         let port = freePort()
         let l2met = try ChildProcess(["serve", "--port", "\(port)", "--redis-url", redisURL, "--librato-url", librato.url,
-                                      "--flush-interval", "0.2", "--outlet-interval", "0.1", "--memory-limit", "200000"],
+                                      "--flush-interval", "0.2", "--outlet-interval", "0.1", "--memory-limit", "50000"],
                                      environment: ["SECRETS": key])
         defer { _ = l2met.stop() }
         XCTAssertTrue(Drain.waitUntilListening(port: port), "l2met did not start: \(l2met.stdout)")
