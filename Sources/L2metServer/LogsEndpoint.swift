@@ -70,6 +70,9 @@ final class LogsEndpoint: @unchecked Sendable {
         for reason in DropReason.allCases {
             dropped[reason]!.increment(by: counts.count(of: reason))
         }
+        if counts.frames == 0 && counts.brokenFrames > 0 {
+            return .text(400, "no frame could be read: expected octet-counted syslog frames (LEN SP <PRI>1 …)")
+        }
         return HTTPResponse(status: 200)
     }
 }

@@ -22,6 +22,19 @@ ensure_toolchain() {
     ensure_apt "${L2MET_APT_PACKAGES[@]}"
 }
 
+# Installs the missing Python modules among "$@" (as module=package pairs) with pip; the tests use
+# Python's `cryptography` as an independent Fernet implementation.
+ensure_python() {
+    command -v python3 >/dev/null 2>&1 || ensure_apt python3 python3-pip
+    local missing=()
+    for pair in "$@"; do
+        python3 -c "import ${pair%%=*}" >/dev/null 2>&1 || missing+=("${pair#*=}")
+    done
+    ((${#missing[@]})) || return 0
+    echo "installing Python packages: ${missing[*]}" >&2
+    python3 -m pip install -q "${missing[@]}" >&2 || python3 -m pip install -q --break-system-packages "${missing[@]}" >&2
+}
+
 # Prints a free TCP port on 127.0.0.1.
 free_port() {
     local p
