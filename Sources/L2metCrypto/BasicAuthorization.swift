@@ -5,19 +5,27 @@ public enum BasicAuthorization {
     /// the base64 standard or URL-safe, padding optional. Nil when the header is missing, not Basic,
     /// not base64 of UTF-8 text, or its user is empty. The password is ignored.
     public static func user(of header: String?) -> String? {
-        guard let header else { return nil }
-        let value = header.trimmingWhitespace()
-        let utf8 = Array(value.utf8)
-        let scheme = Array("basic".utf8)
-        guard utf8.count > scheme.count else { return nil }
-        for i in 0..<scheme.count where utf8[i] | 0x20 != scheme[i] { return nil }
-        var start = scheme.count
-        guard utf8[start] == UInt8(ascii: " ") || utf8[start] == UInt8(ascii: "\t") else { return nil }
-        while start < utf8.count, utf8[start] == UInt8(ascii: " ") || utf8[start] == UInt8(ascii: "\t") { start += 1 }
-        guard start < utf8.count else { return nil }
-        let decoded = utf8[start...].withUnsafeBytes { Base64URL.decode($0, standardAlphabet: true) }
-        guard let decoded, let text = String(utf8Text: decoded) else { return nil }
-        let user = text.firstIndex(of: ":").map { String(text[..<$0]) } ?? text
-        return user.isEmpty ? nil : user
+        guard var header else { return nil }
+        return header.withUTF8 { user(ofBytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    private static func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D }
+
+    static func user(ofBytes h: UnsafeRawBufferPointer) -> String? {
+        var start = 0, end = h.count
+        while start < end, isSpace(h[start]) { start += 1 }
+        while end > start, isSpace(h[end - 1]) { end -= 1 }
+        let scheme: [UInt8] = [0x62, 0x61, 0x73, 0x69, 0x63]   // "basic"
+        guard end - start > scheme.count + 1 else { return nil }
+        for i in 0..<scheme.count where h[start + i] | 0x20 != scheme[i] { return nil }
+        start += scheme.count
+        guard h[start] == 0x20 || h[start] == 0x09 else { return nil }
+        while start < end, h[start] == 0x20 || h[start] == 0x09 { start += 1 }
+        guard start < end,
+              let decoded = Base64URL.decode(UnsafeRawBufferPointer(rebasing: h[start..<end]), standardAlphabet: true)
+        else { return nil }
+        let userEnd = decoded.firstIndex(of: UInt8(ascii: ":")) ?? decoded.count
+        guard userEnd > 0 else { return nil }
+        return String(utf8Text: Array(decoded[0..<userEnd]))
     }
 }

@@ -4,8 +4,9 @@ import L2metCore
 /// Turns a drain request's `Authorization` header into its credentials, and a bucket's token into
 /// its destination for the outlet.
 ///
-/// Successful decryptions are cached (token → destination, bounded), so a busy drain pays
-/// AES + HMAC once rather than on every request. Failures are not cached. Thread-safe.
+/// Successful decryptions are cached (bounded), so a busy drain pays AES + HMAC once rather than on
+/// every request: keyed by the whole `Authorization` value for drains (a hit costs one lookup, no
+/// base64) and by the token for the outlet. Failures are not cached. Thread-safe.
 /// With no keyring (local mode) every drain is accepted with token "" and destination `.local`.
 public final class DrainAuthenticator: @unchecked Sendable {
     /// Entries kept by default.
@@ -14,7 +15,7 @@ public final class DrainAuthenticator: @unchecked Sendable {
     private let keyring: Keyring?
     private let cacheCapacity: Int
     private let lock = NSLock()
-    private var cache: [String: Destination] = [:]
+    private var cache: [String: DrainCredentials] = [:]
 
     /// `keyring` nil = local mode. `cacheCapacity` 0 turns the cache off (for benchmarks).
     public init(keyring: Keyring?, cacheCapacity: Int = DrainAuthenticator.defaultCacheCapacity) {
@@ -37,10 +38,16 @@ public final class DrainAuthenticator: @unchecked Sendable {
     /// `now` is refused.
     public func authenticate(authorization: String?, now: Int64) -> Result<DrainCredentials, DrainAuthError> {
         guard keyring != nil else { return .success(DrainCredentials(token: "", destination: .local)) }
-        guard let authorization, !authorization.trimmingWhitespace().isEmpty else { return .failure(.missingCredentials) }
-        guard let token = BasicAuthorization.user(of: authorization) else { return .failure(.notBasic) }
+        guard let authorization else { return .failure(.missingCredentials) }
+        // One cache for both kinds of key: a cached header always holds a space, a cached token never does.
+        if let hit = cached(authorization) { return .success(hit) }
+        guard let token = BasicAuthorization.user(of: authorization) else {
+            return .failure(authorization.utf8.allSatisfy { $0 == 0x20 || $0 == 0x09 } ? .missingCredentials : .notBasic)
+        }
         do {
-            return .success(DrainCredentials(token: token, destination: try resolve(token, now: now)))
+            let credentials = DrainCredentials(token: token, destination: try resolve(token, now: now))
+            remember(authorization, credentials)
+            return .success(credentials)
         } catch {
             return .failure(error)
         }
@@ -59,12 +66,7 @@ public final class DrainAuthenticator: @unchecked Sendable {
 
     /// Cache lookup, else decrypt + parse, then remember.
     private func resolve(_ token: String, now: Int64) throws(DrainAuthError) -> Destination {
-        if cacheCapacity > 0 {
-            lock.lock()
-            let hit = cache[token]
-            lock.unlock()
-            if let hit { return hit }
-        }
+        if let hit = cached(token) { return hit.destination }
         guard let keyring else { throw .undecryptable(.noKey) }
         let plaintext: String
         do {
@@ -82,14 +84,24 @@ public final class DrainAuthenticator: @unchecked Sendable {
         } catch {
             throw .badDestination(.malformed("unreadable"))
         }
-        if cacheCapacity > 0 {
-            lock.lock()
-            if cache.count >= cacheCapacity, cache[token] == nil {
-                cache.remove(at: cache.startIndex)   // evict one arbitrary entry
-            }
-            cache[token] = destination
-            lock.unlock()
-        }
+        remember(token, DrainCredentials(token: token, destination: destination))
         return destination
+    }
+
+    private func cached(_ key: String) -> DrainCredentials? {
+        guard cacheCapacity > 0 else { return nil }
+        lock.lock()
+        defer { lock.unlock() }
+        return cache[key]
+    }
+
+    private func remember(_ key: String, _ credentials: DrainCredentials) {
+        guard cacheCapacity > 0 else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        if cache.count >= cacheCapacity, cache[key] == nil {
+            cache.remove(at: cache.startIndex)   // evict one arbitrary entry
+        }
+        cache[key] = credentials
     }
 }
