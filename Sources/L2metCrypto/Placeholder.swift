@@ -1,2 +1,0 @@
-// L2metCrypto: filled in by its issue.
-enum L2metCryptoPlaceholder {}
