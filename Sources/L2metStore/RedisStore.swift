@@ -21,7 +21,7 @@ public final class RedisStore: Store, @unchecked Sendable {
     /// How long `append` keeps retrying, with the same flush id, after the reply to a flush was lost.
     public let lostReplyRetryWindow: Double
     /// Seconds a flush marker lives (it makes a retried flush a no-op).
-    static let markerTTL = 3600
+    static let markerTTL = 600
 
     private let pool: RedisConnectionPool
     private let counterLock = NSLock()

@@ -144,4 +144,23 @@ final class RedisStoreTests: XCTestCase {
             XCTAssertFalse("\(error)".contains("topsecret"), why)
         }
     }
+
+    /// The reply to a flush is lost after Redis ran it: `append` sends the same flush (same id) again,
+    /// the markers make it a no-op, and the counts are stored once, not twice.
+    func testLostReplyToAFlushIsNotAppliedTwice() throws {
+        let server = try RedisServerProcess()
+        let proxy = try ReplyDroppingProxy(upstreamPort: server.port)
+        defer { proxy.close() }
+        let viaProxy = try RedisStore(url: "redis://127.0.0.1:\(proxy.port)")
+        let k = StoreBehaviours.key("once"), j = StoreBehaviours.key("twice.not", kind: .measurement)
+        try viaProxy.ping()
+        proxy.arm()
+        try viaProxy.append([(k, StoreBehaviours.data(.counter, [2, 3])), (j, StoreBehaviours.data(.measurement, [7]))],
+                            dueAt: StoreBehaviours.due)
+        XCTAssertEqual(proxy.droppedReplies, 1, "the proxy must have cut the first reply")
+        let direct = try RedisStore(url: server.url)
+        let claimed = try StoreBehaviours.claimAll(direct)
+        XCTAssertEqual(claimed.first { $0.key == k }?.data.sum, 5, "the flush must be stored exactly once")
+        XCTAssertEqual(claimed.first { $0.key == j }?.data.values, [7])
+    }
 }
