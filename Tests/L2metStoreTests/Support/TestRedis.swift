@@ -4,10 +4,11 @@ import XCTest
 
 /// The shared test Redis at `$REDIS_URL` (scripts/test starts one), one database per test.
 enum TestRedis {
-    /// `$REDIS_URL` pointed at `db`, emptied first. Skips the test when `$REDIS_URL` is unset.
+    /// `$REDIS_URL` pointed at `db`, emptied first. Fails the test when `$REDIS_URL` is unset: these
+    /// tests need a real Redis, and scripts/test always starts one.
     static func freshURL(db: Int) throws -> String {
         guard let base = ProcessInfo.processInfo.environment["REDIS_URL"], !base.isEmpty else {
-            throw XCTSkip("REDIS_URL is not set (scripts/test starts a redis-server and sets it)")
+            throw RedisTestSetupError()
         }
         var url = try RedisURL(parsing: base)
         url.database = db
@@ -109,4 +110,9 @@ func freePort() -> Int {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
     }
     return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+/// The tests were run without the Redis that scripts/test provides.
+struct RedisTestSetupError: Error, CustomStringConvertible {
+    var description: String { "REDIS_URL is not set: run the tests through scripts/test, which starts a redis-server" }
 }
