@@ -1,0 +1,116 @@
+import Foundation
+import L2metCore
+
+/// A `Store` in this process's memory, for one process with no Redis. Thread-safe (one lock).
+///
+/// It follows the Redis schema's rules (docs/redis-schema.md) exactly:
+/// - each partition has a due index (bucket -> due time) and a claimed index (bucket -> lease expiry);
+/// - `claim` first makes expired claims due again, then moves up to `limit` due buckets to the
+///   claimed index and hands out their data;
+/// - `append` to a bucket that is currently claimed keeps the new data as a separate pending part
+///   that is *not* due while the claim lasts: when the claim is acknowledged, the part becomes due on
+///   its own (posted later, never lost); when the lease runs out instead, the claimed data and the
+///   part are merged (claimed first) and are due again together (nothing posted twice from one claim);
+/// - `acknowledge` deletes the claimed data.
+public final class MemoryStore: Store, @unchecked Sendable {
+    public let partitions: Int
+
+    /// One partition's buckets and indexes.
+    private struct Partition {
+        /// Data not claimed (due, or waiting for a claim of the same key to end).
+        var pending: [BucketKey: BucketData] = [:]
+        /// Data handed out by `claim` and not yet acknowledged.
+        var claimed: [BucketKey: BucketData] = [:]
+        /// Pending buckets an outlet may claim, by due time.
+        var due = TimeIndex<BucketKey>()
+        /// Claimed buckets, by lease expiry.
+        var leases = TimeIndex<BucketKey>()
+        /// Pending parts of claimed buckets, by their due time.
+        var waiting = TimeIndex<BucketKey>()
+    }
+
+    private let lock = NSLock()
+    private var parts: [Partition]
+
+    public init(partitions: Int = 1) {
+        self.partitions = max(1, partitions)
+        parts = Array(repeating: Partition(), count: self.partitions)
+    }
+
+    public func append(_ batch: [(key: BucketKey, data: BucketData)], dueAt: (BucketKey) -> Int64) throws {
+        let placed = batch.map { (p: StorePartitioning.partition(of: $0.key, partitions: partitions), key: $0.key,
+                                  data: $0.data, due: dueAt($0.key)) }
+        lock.lock()
+        defer { lock.unlock() }
+        for item in placed {
+            if parts[item.p].pending[item.key] == nil {
+                parts[item.p].pending[item.key] = item.data
+            } else {
+                parts[item.p].pending[item.key]!.merge(item.data)
+            }
+            if parts[item.p].leases.score(of: item.key) != nil {
+                if parts[item.p].waiting.score(of: item.key) == nil {
+                    parts[item.p].waiting.insert(item.key, score: item.due)
+                }
+            } else if parts[item.p].due.score(of: item.key) == nil {
+                parts[item.p].due.insert(item.key, score: item.due)
+            }
+        }
+    }
+
+    public func claim(partition: Int, now: Int64, limit: Int, lease: Int64) throws -> [ClaimedBucket] {
+        guard (0..<partitions).contains(partition) else {
+            throw StoreError.protocolError("partition \(partition) out of range 0..<\(partitions)")
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        var part = parts[partition]
+        parts[partition] = Partition()  // keep `part` uniquely referenced while it is mutated
+        defer { parts[partition] = part }
+
+        // Expired leases: the claimed data (merged with any part appended since) is due again.
+        for (key, expiry) in part.leases.first(upTo: now, limit: Int.max) {
+            part.leases.remove(key)
+            part.waiting.remove(key)
+            if var data = part.claimed.removeValue(forKey: key) {
+                if let later = part.pending[key] { data.merge(later) }
+                part.pending[key] = data
+            }
+            if part.pending[key] != nil { part.due.insert(key, score: expiry) }
+        }
+
+        var out: [ClaimedBucket] = []
+        let leaseEnd = now.addingReportingOverflow(max(0, lease))
+        let until = leaseEnd.overflow ? Int64.max : leaseEnd.partialValue
+        for (key, _) in part.due.first(upTo: now, limit: limit) {
+            part.due.remove(key)
+            guard let data = part.pending.removeValue(forKey: key) else { continue }
+            part.claimed[key] = data
+            part.leases.insert(key, score: until)
+            out.append(ClaimedBucket(key: key, data: data))
+        }
+        return out
+    }
+
+    public func acknowledge(_ keys: [BucketKey]) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        for key in keys {
+            let p = StorePartitioning.partition(of: key, partitions: partitions)
+            parts[p].claimed[key] = nil
+            parts[p].leases.remove(key)
+            if let due = parts[p].waiting.remove(key), parts[p].pending[key] != nil {
+                parts[p].due.insert(key, score: due)
+            }
+        }
+    }
+
+    public func ping() throws {}
+
+    /// Buckets held, claimed or not (for tests and metrics).
+    public var bucketCount: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return parts.reduce(0) { $0 + $1.pending.count + $1.claimed.count }
+    }
+}
