@@ -11,7 +11,7 @@ import L2metObservability
 /// Lease: claims are leased for `effectiveLease` seconds, by default long enough for that whole retry
 /// schedule (`maxAttempts · requestTimeout + (maxAttempts-1) · max(backoffCap, maxRetryAfter) + 30`,
 /// 510 s with the defaults). Independently, a worker never starts an attempt or a wait that would
-/// end past its claim's lease (less a 5 s margin): it leaves those buckets unacknowledged instead, so
+/// end past its claim's lease (less a margin of 5 s, or a tenth of shorter leases): it leaves those buckets unacknowledged instead, so
 /// they come back when the lease runs out and no two outlets ever post one bucket at the same time.
 public struct OutletConfiguration: Sendable {
     /// Worker threads, each with its own HTTP connection.

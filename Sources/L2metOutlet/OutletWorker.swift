@@ -81,7 +81,7 @@ final class OutletWorker {
                 guard !claimed.isEmpty else { continue }
                 claimedAny = true
                 // Never act past the lease (less a margin): another outlet may claim the buckets then.
-                _ = process(claimed, deadline: Double(now) + Double(lease) - 5)
+                _ = process(claimed, deadline: Double(now) + Double(lease) - min(5, Double(lease) / 10))
             }
             round &+= 1
             if !claimedAny { _ = shared.control.sleep(configuration.pollInterval) }
