@@ -21,6 +21,12 @@ public protocol Store: AnyObject, Sendable {
     /// `dueAt(key)` (epoch seconds). Either all of the batch is stored or an error is thrown and the
     /// caller keeps the batch to retry (appending is not idempotent, so a thrown error must mean
     /// nothing was applied).
+    ///
+    /// Appending to a bucket that an outlet holds (claimed, not yet acknowledged) neither adds to the
+    /// claimed data nor makes the bucket claimable again while the lease lasts: the new data waits as
+    /// a separate part. When the claim is acknowledged, that part becomes due on its own (posted
+    /// later, never lost); when the lease runs out instead, claimed data and part are merged and due
+    /// again together (nothing is posted twice because of the append).
     func append(_ batch: [(key: BucketKey, data: BucketData)], dueAt: (BucketKey) -> Int64) throws
 
     /// Atomically claims up to `limit` buckets of `partition` that are due at `now` (epoch seconds),
@@ -29,6 +35,8 @@ public protocol Store: AnyObject, Sendable {
     func claim(partition: Int, now: Int64, limit: Int, lease: Int64) throws -> [ClaimedBucket]
 
     /// Deletes claimed buckets for good: the destination accepted them, or refused them for good.
+    /// Keys that are not claimed (any more) are ignored. A part appended while a bucket was claimed
+    /// becomes due. Safe to repeat.
     func acknowledge(_ keys: [BucketKey]) throws
 
     /// Throws when the store cannot be reached.

@@ -1,0 +1,102 @@
+/// The Lua scripts `RedisStore` runs (see docs/redis-schema.md). Each runs atomically in Redis.
+/// Keys are built inside the scripts from the prefix, so this schema is for a single Redis (or a
+/// primary with replicas), not Redis Cluster.
+enum RedisScripts {
+    /// Appends one chunk of a flush. ARGV: prefix, marker (unique per flush and chunk), marker TTL,
+    /// then per bucket: member (store key), partition, due time, expire-at, data (BucketCodec record).
+    /// Returns the number of buckets applied, or -1 when this marker was already applied (a retry of
+    /// a flush whose reply was lost), in which case nothing is done again.
+    static let append = RedisScript("""
+        local prefix = ARGV[1]
+        if not redis.call('SET', prefix .. 'flush:' .. ARGV[2], '1', 'NX', 'EX', ARGV[3]) then
+          return -1
+        end
+        local n = 0
+        for i = 4, #ARGV, 5 do
+          local m, p, due = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+          local b = prefix .. 'b:' .. m
+          redis.call('APPEND', b, ARGV[i + 4])
+          redis.call('EXPIREAT', b, ARGV[i + 3])
+          if redis.call('ZSCORE', prefix .. 'claimed:' .. p, m) then
+            redis.call('ZADD', prefix .. 'waiting:' .. p, 'NX', due, m)
+          else
+            redis.call('ZADD', prefix .. 'due:' .. p, 'NX', due, m)
+          end
+          n = n + 1
+        end
+        return n
+        """)
+
+    /// Claims due buckets of one partition. ARGV: prefix, partition, now, limit, lease end.
+    /// First every claim whose lease ended by `now` is due again (its data merged with any part
+    /// appended meanwhile); then up to `limit` members of the due set with score <= now have their
+    /// data renamed to the claimed-data key and are entered in the claimed set at the lease end.
+    /// Returns a flat array: member, data, member, data, …
+    static let claim = RedisScript("""
+        local prefix, p, now, limit, leaseEnd = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+        local dueKey = prefix .. 'due:' .. p
+        local claimedKey = prefix .. 'claimed:' .. p
+        local waitingKey = prefix .. 'waiting:' .. p
+        local expired = redis.call('ZRANGEBYSCORE', claimedKey, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 10000)
+        for i = 1, #expired, 2 do
+          local m, score = expired[i], expired[i + 1]
+          local b, c = prefix .. 'b:' .. m, prefix .. 'c:' .. m
+          redis.call('ZREM', claimedKey, m)
+          redis.call('ZREM', waitingKey, m)
+          if redis.call('EXISTS', c) == 1 then
+            if redis.call('EXISTS', b) == 1 then
+              redis.call('APPEND', c, redis.call('GET', b))
+            end
+            redis.call('RENAME', c, b)
+          end
+          if redis.call('EXISTS', b) == 1 then
+            redis.call('ZADD', dueKey, score, m)
+          end
+        end
+        local out = {}
+        if limit <= 0 then return out end
+        local due = redis.call('ZRANGEBYSCORE', dueKey, '-inf', now, 'LIMIT', 0, limit)
+        for _, m in ipairs(due) do
+          redis.call('ZREM', dueKey, m)
+          local b, c = prefix .. 'b:' .. m, prefix .. 'c:' .. m
+          if redis.call('EXISTS', b) == 1 then
+            redis.call('RENAME', b, c)
+            redis.call('ZADD', claimedKey, leaseEnd, m)
+            out[#out + 1] = m
+            out[#out + 1] = redis.call('GET', c)
+          end
+        end
+        return out
+        """)
+
+    /// Acknowledges claimed buckets. ARGV: prefix, then per bucket: member, partition.
+    /// Deletes the claimed data and the claimed-set entry; a part appended during the claim becomes due.
+    static let acknowledge = RedisScript("""
+        local prefix = ARGV[1]
+        for i = 2, #ARGV, 2 do
+          local m, p = ARGV[i], ARGV[i + 1]
+          redis.call('DEL', prefix .. 'c:' .. m)
+          redis.call('ZREM', prefix .. 'claimed:' .. p, m)
+          local waitingKey = prefix .. 'waiting:' .. p
+          local w = redis.call('ZSCORE', waitingKey, m)
+          if w then
+            redis.call('ZREM', waitingKey, m)
+            if redis.call('EXISTS', prefix .. 'b:' .. m) == 1 then
+              redis.call('ZADD', prefix .. 'due:' .. p, 'NX', w, m)
+            end
+          end
+        end
+        return (#ARGV - 1) / 2
+        """)
+}
+
+/// A Lua script and its SHA-1 (for EVALSHA).
+struct RedisScript: Sendable {
+    let source: String
+    let sha1: String
+
+    init(_ source: String) {
+        self.source = source
+        sha1 = SHA1.hex(Array(source.utf8))
+    }
+}

@@ -1,0 +1,264 @@
+import Foundation
+import L2metCore
+
+/// A `Store` in Redis, shared by every receiver and outlet pointing at it. Schema and guarantees:
+/// docs/redis-schema.md. In short: bucket data is `APPEND`ed BucketCodec records at
+/// `PREFIX:b:STOREKEY`; each partition has a due set, a claimed set (scored by lease end) and a
+/// waiting set (parts appended while the bucket was claimed); appends, claims and acknowledgements
+/// are Lua scripts, so each is atomic.
+///
+/// Thread-safe: calls borrow a connection from a small pool.
+public final class RedisStore: Store, @unchecked Sendable {
+    public let partitions: Int
+    /// The parsed URL (its `description` hides the password).
+    public let url: RedisURL
+    /// Key prefix, e.g. "l2met:".
+    public let prefix: String
+    /// Seconds a bucket's data outlives its due time before Redis drops it (abandoned keys).
+    public let bucketTTL: Int64
+    /// Buckets per Lua call in one flush; the calls of a flush go in one MULTI/EXEC pipeline.
+    public let appendChunk: Int
+    /// How long `append` keeps retrying, with the same flush id, after the reply to a flush was lost.
+    public let lostReplyRetryWindow: Double
+    /// Seconds a flush marker lives (it makes a retried flush a no-op).
+    static let markerTTL = 600
+
+    private let pool: RedisConnectionPool
+    private let counterLock = NSLock()
+    private var corrupt = 0
+
+    /// Parses `url` (no connection is made yet: the first call connects). Throws `RedisURLError`
+    /// for a malformed URL or `rediss://`.
+    public init(url: String, partitions: Int = 1, prefix: String = "l2met", poolSize: Int = 4,
+                connectTimeout: Double = 2, commandTimeout: Double = 10, bucketTTL: Int64 = 86_400,
+                appendChunk: Int = 1000, lostReplyRetryWindow: Double = 5) throws {
+        self.url = try RedisURL(parsing: url)
+        self.partitions = max(1, partitions)
+        self.prefix = prefix.hasSuffix(":") ? prefix : prefix + ":"
+        self.bucketTTL = bucketTTL
+        self.appendChunk = max(1, appendChunk)
+        self.lostReplyRetryWindow = lostReplyRetryWindow
+        pool = RedisConnectionPool(url: self.url, size: poolSize, connectTimeout: connectTimeout,
+                                   commandTimeout: commandTimeout)
+    }
+
+    /// Claimed buckets whose key or data could not be decoded (written by something else); they are deleted.
+    public var corruptBuckets: Int {
+        counterLock.lock()
+        defer { counterLock.unlock() }
+        return corrupt
+    }
+
+    // MARK: append
+
+    public func append(_ batch: [(key: BucketKey, data: BucketData)], dueAt: (BucketKey) -> Int64) throws {
+        guard !batch.isEmpty else { return }
+        let flushID = Self.uniqueID()
+        let now = WallClock.seconds()
+        var commands = [RedisCommand("SCRIPT", "LOAD", RedisScripts.append.source), RedisCommand("MULTI")]
+        var chunkIndex = 0
+        var start = 0
+        while start < batch.count {
+            let end = min(batch.count, start + appendChunk)
+            var c = RedisCommand("EVALSHA", RedisScripts.append.sha1, "0", prefix, "\(flushID):\(chunkIndex)",
+                                 String(Self.markerTTL))
+            c.reserve(bytes: (end - start) * 260, arguments: 6 + 5 * (end - start))
+            for item in batch[start..<end] {
+                let member = item.key.storeKey
+                let due = dueAt(item.key)
+                c.add(member)
+                c.add(StorePartitioning.partition(ofStoreKey: member, partitions: partitions))
+                c.add(due)
+                c.add(Self.saturatingAdd(max(due, now), bucketTTL))
+                c.add(writing: { BucketCodec.encode(item.data, into: &$0) })
+            }
+            commands.append(c)
+            chunkIndex += 1
+            start = end
+        }
+        commands.append(RedisCommand("EXEC"))
+
+        // Every chunk carries its own marker, so sending the same pipeline again is a no-op for what
+        // was applied: a lost reply is retried here, with the same id, instead of by the caller.
+        let giveUp = Date().addingTimeInterval(lostReplyRetryWindow)
+        var attempt = 0
+        while true {
+            do {
+                let replies = try pool.withConnection(fresh: attempt > 0) { try $0.pipeline(commands) }
+                try checkAppendReplies(replies, chunks: chunkIndex)
+                return
+            } catch let e as RedisIOError {
+                // Sent (maybe): the outcome is unknown until a retry with the same id answers.
+                attempt += 1
+                if Date() >= giveUp {
+                    throw StoreError.unavailable("redis \(url.host):\(url.port): \(e.message) "
+                        + "(a flush's reply was lost and Redis did not come back within \(lostReplyRetryWindow)s)")
+                }
+                Thread.sleep(forTimeInterval: min(0.5, 0.05 * Double(attempt)))
+            } catch let e as StoreError {
+                // Not connected: nothing was sent, unless an earlier attempt of this flush was.
+                if attempt == 0 || Date() >= giveUp { throw e }
+                attempt += 1
+                Thread.sleep(forTimeInterval: min(0.5, 0.05 * Double(attempt)))
+            }
+        }
+    }
+
+    private func checkAppendReplies(_ replies: [RedisReply], chunks: Int) throws {
+        guard replies.count == chunks + 3 else { throw StoreError.protocolError("unexpected number of replies") }
+        if let e = replies[0].errorText { throw StoreError.protocolError("SCRIPT LOAD: \(e)") }
+        if let e = replies[1].errorText { throw StoreError.protocolError("MULTI: \(e)") }
+        for r in replies[2..<(2 + chunks)] {
+            // A command refused while queueing aborts the whole transaction (EXECABORT): nothing applied.
+            if let e = r.errorText { throw StoreError.protocolError("append refused: \(e)") }
+        }
+        switch replies[chunks + 2] {
+        case .array(let results):
+            for r in results {
+                if let e = r.errorText { throw StoreError.protocolError("append script failed: \(e)") }
+            }
+        case .error(let e):
+            throw StoreError.protocolError("append transaction aborted: \(e)")
+        case .null:
+            throw StoreError.protocolError("append transaction aborted")
+        default:
+            throw StoreError.protocolError("unexpected reply to EXEC")
+        }
+    }
+
+    // MARK: claim
+
+    public func claim(partition: Int, now: Int64, limit: Int, lease: Int64) throws -> [ClaimedBucket] {
+        guard (0..<partitions).contains(partition) else {
+            throw StoreError.protocolError("partition \(partition) out of range 0..<\(partitions)")
+        }
+        let leaseEnd = Self.saturatingAdd(now, max(0, lease))
+        let reply = try eval(RedisScripts.claim, [prefix, String(partition), String(now), String(max(0, limit)),
+                                                  String(leaseEnd)])
+        guard case .array(let flat) = reply, flat.count % 2 == 0 else {
+            throw StoreError.protocolError("unexpected reply to claim")
+        }
+        var out: [ClaimedBucket] = []
+        out.reserveCapacity(flat.count / 2)
+        var bad: [BucketKey] = []
+        var badMembers: [String] = []
+        var i = 0
+        while i < flat.count {
+            defer { i += 2 }
+            guard case .string(let memberBytes) = flat[i] else { continue }
+            let member = String(decoding: memberBytes, as: UTF8.self)
+            guard let key = BucketKey(storeKey: member) else {
+                badMembers.append(member)
+                continue
+            }
+            guard case .string(let bytes) = flat[i + 1], let data = BucketCodec.decode(bytes), data.kind == key.kind else {
+                bad.append(key)
+                continue
+            }
+            out.append(ClaimedBucket(key: key, data: data))
+        }
+        if !bad.isEmpty || !badMembers.isEmpty {
+            counterLock.lock()
+            corrupt += bad.count + badMembers.count
+            counterLock.unlock()
+            try? acknowledge(members: bad.map(\.storeKey) + badMembers)
+        }
+        return out
+    }
+
+    // MARK: acknowledge
+
+    public func acknowledge(_ keys: [BucketKey]) throws {
+        try acknowledge(members: keys.map(\.storeKey))
+    }
+
+    private func acknowledge(members: [String]) throws {
+        guard !members.isEmpty else { return }
+        var commands: [RedisCommand] = []
+        var start = 0
+        while start < members.count {
+            let end = min(members.count, start + appendChunk)
+            var c = RedisCommand("EVALSHA", RedisScripts.acknowledge.sha1, "0", prefix)
+            for m in members[start..<end] {
+                c.add(m)
+                c.add(StorePartitioning.partition(ofStoreKey: m, partitions: partitions))
+            }
+            commands.append(c)
+            start = end
+        }
+        // Idempotent: safe to send again after a lost reply.
+        let replies = try withRetry { try self.evalPipeline(RedisScripts.acknowledge, commands, on: $0) }
+        for r in replies {
+            if let e = r.errorText { throw StoreError.protocolError("acknowledge: \(e)") }
+        }
+    }
+
+    // MARK: ping
+
+    public func ping() throws {
+        let reply = try withRetry { try $0.pipeline([RedisCommand("PING")])[0] }
+        switch reply {
+        case .status("PONG"): return
+        case .error(let e): throw StoreError.unavailable("redis \(url.host):\(url.port): PING: \(e)")
+        default: throw StoreError.protocolError("unexpected reply to PING")
+        }
+    }
+
+    // MARK: helpers
+
+    /// Runs one script (EVALSHA, falling back to EVAL when Redis does not know it).
+    private func eval(_ script: RedisScript, _ args: [String]) throws -> RedisReply {
+        var c = RedisCommand("EVALSHA", script.sha1, "0")
+        for a in args { c.add(a) }
+        let reply = try withRetry { try self.evalPipeline(script, [c], on: $0)[0] }
+        if let e = reply.errorText { throw StoreError.protocolError("script: \(e)") }
+        return reply
+    }
+
+    /// Sends EVALSHA commands; if Redis answers NOSCRIPT (restarted, SCRIPT FLUSH), sends them again
+    /// as EVAL with the source (which also caches the script for next time).
+    private func evalPipeline(_ script: RedisScript, _ commands: [RedisCommand],
+                              on connection: RedisConnection) throws -> [RedisReply] {
+        var replies = try connection.pipeline(commands)
+        let missing = replies.indices.filter { replies[$0].errorText?.hasPrefix("NOSCRIPT") ?? false }
+        if !missing.isEmpty {
+            let again = missing.map { i -> RedisCommand in
+                var c = RedisCommand("EVAL", script.source)
+                var args = commands[i].arguments
+                args.removeFirst(2)  // "EVALSHA", sha
+                for a in args { c.add(a) }
+                return c
+            }
+            let more = try connection.pipeline(again)
+            for (i, r) in zip(missing, more) { replies[i] = r }
+        }
+        return replies
+    }
+
+    /// Runs `body` on a pooled connection; after an I/O error it tries once more on a fresh
+    /// connection (an idle connection may have died with a Redis restart). Only for calls that are
+    /// safe to repeat. Errors come out as `StoreError`.
+    private func withRetry<T>(_ body: (RedisConnection) throws -> T) throws -> T {
+        do {
+            return try pool.withConnection(body)
+        } catch let e as RedisIOError {
+            do {
+                return try pool.withConnection(fresh: true, body)
+            } catch let again as RedisIOError {
+                throw StoreError.unavailable("redis \(url.host):\(url.port): \(again.message) (first: \(e.message))")
+            }
+        }
+    }
+
+    private static func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 {
+        let (r, o) = a.addingReportingOverflow(b)
+        return o ? (b > 0 ? Int64.max : Int64.min) : r
+    }
+
+    /// 128 random bits, hex: unique per flush across processes.
+    private static func uniqueID() -> String {
+        var g = SystemRandomNumberGenerator()
+        let a = g.next() as UInt64, b = g.next() as UInt64
+        return String(a, radix: 16) + String(b, radix: 16)
+    }
+}

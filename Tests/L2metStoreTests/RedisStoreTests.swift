@@ -1,0 +1,166 @@
+import Foundation
+import L2metCore
+import XCTest
+@testable import L2metStore
+
+/// The store behaviours against `RedisStore` on the real Redis at `$REDIS_URL` (one database per
+/// test, emptied first), plus what only Redis has: restarts, passwords, scripts, the schema.
+final class RedisStoreTests: XCTestCase {
+    /// Each call opens another RedisStore (its own connections) on the same database.
+    private func maker(db: Int) throws -> StoreBehaviours.Make {
+        let url = try TestRedis.freshURL(db: db)
+        return { partitions in try RedisStore(url: url, partitions: partitions) }
+    }
+
+    func testFlushAndReadBack() throws { try StoreBehaviours.flushAndReadBack(maker(db: 1)) }
+    func testAppendsMerge() throws { try StoreBehaviours.appendsMerge(maker(db: 2)) }
+    func testConcurrentClaimsHandOutEachBucketOnce() throws { try StoreBehaviours.concurrentClaimsHandOutEachBucketOnce(maker(db: 3)) }
+    func testUnacknowledgedClaimComesBackAfterLease() throws { try StoreBehaviours.unacknowledgedClaimComesBackAfterLease(maker(db: 4)) }
+    func testAcknowledgeDeletes() throws { try StoreBehaviours.acknowledgeDeletes(maker(db: 10)) }
+    func testAppendIntoClaimedBucket() throws { try StoreBehaviours.appendIntoClaimedBucket(maker(db: 11)) }
+    func testPartitionsSpreadKeys() throws { try StoreBehaviours.partitionsSpreadKeys(maker(db: 12)) }
+    func testLargeBatch() throws { try StoreBehaviours.largeBatch(maker(db: 13)) }
+
+    /// The keys the schema promises: data under PREFIX:b:STOREKEY with a TTL, due set per partition,
+    /// claimed data renamed to PREFIX:c:…, flush markers.
+    func testSchemaKeysAndTTL() throws {
+        let url = try TestRedis.freshURL(db: 14)
+        let store = try RedisStore(url: url, partitions: 2)
+        let k = StoreBehaviours.key("schema.check")
+        let p = StorePartitioning.partition(of: k, partitions: 2)
+        try store.append([(k, StoreBehaviours.data(.counter, [1]))], dueAt: StoreBehaviours.due)
+        try store.append([(k, StoreBehaviours.data(.counter, [2]))], dueAt: StoreBehaviours.due)
+        let raw = try TestRedis.command(url, ["GET", "l2met:b:" + k.storeKey])
+        guard case .string(let bytes) = raw else { return XCTFail("no bucket data at l2met:b:…: \(raw)") }
+        XCTAssertEqual(bytes.count, 2 * BucketCodec.headerSize, "two appended records")
+        XCTAssertEqual(BucketCodec.decode(bytes)?.sum, 3)
+        guard case .integer(let ttl) = try TestRedis.command(url, ["TTL", "l2met:b:" + k.storeKey]) else { return XCTFail() }
+        XCTAssertGreaterThan(ttl, 86_000, "bucket data must expire a day after it is due")
+        XCTAssertEqual(try TestRedis.command(url, ["ZSCORE", "l2met:due:\(p)", k.storeKey]),
+                       .string(Array(String(StoreBehaviours.due(k)).utf8)))
+        guard case .array(let markers) = try TestRedis.command(url, ["KEYS", "l2met:flush:*"]) else { return XCTFail() }
+        XCTAssertEqual(markers.count, 2, "one marker per flush chunk")
+        _ = try store.claim(partition: p, now: StoreBehaviours.t0 + 500, limit: 10, lease: 60)
+        XCTAssertEqual(try TestRedis.command(url, ["EXISTS", "l2met:b:" + k.storeKey]), .integer(0))
+        XCTAssertEqual(try TestRedis.command(url, ["EXISTS", "l2met:c:" + k.storeKey]), .integer(1))
+        XCTAssertEqual(try TestRedis.command(url, ["ZSCORE", "l2met:claimed:\(p)", k.storeKey]),
+                       .string(Array(String(StoreBehaviours.t0 + 560).utf8)))
+        try store.acknowledge([k])
+        XCTAssertEqual(try TestRedis.command(url, ["EXISTS", "l2met:c:" + k.storeKey]), .integer(0))
+        XCTAssertEqual(try TestRedis.command(url, ["ZCARD", "l2met:claimed:\(p)"]), .integer(0))
+    }
+
+    /// After SCRIPT FLUSH (or a restart) EVALSHA answers NOSCRIPT; the store falls back to EVAL.
+    func testScriptsSurviveScriptFlush() throws {
+        let url = try TestRedis.freshURL(db: 15)
+        let store = try RedisStore(url: url)
+        let k = StoreBehaviours.key("noscript")
+        try store.append([(k, StoreBehaviours.data(.counter, [4]))], dueAt: StoreBehaviours.due)
+        XCTAssertEqual(try TestRedis.command(url, ["SCRIPT", "FLUSH"]), .status("OK"))
+        let claimed = try store.claim(partition: 0, now: Int64.max / 2, limit: 10, lease: 60)
+        XCTAssertEqual(claimed.first?.data.sum, 4)
+        XCTAssertEqual(try TestRedis.command(url, ["SCRIPT", "FLUSH"]), .status("OK"))
+        try store.acknowledge([k])
+        XCTAssertEqual(try TestRedis.command(url, ["DBSIZE"]), .integer(1), "only the flush marker is left")
+    }
+
+    /// Redis stops in the middle: calls fail with `.unavailable`; the caller keeps its batches; once
+    /// Redis is back (same data directory, append-only file) the store reconnects and every count arrives.
+    func testRedisStoppedAndStartedAgain() throws {
+        let server = try RedisServerProcess(arguments: ["--appendonly", "yes", "--appendfsync", "always"])
+        let store = try RedisStore(url: server.url, connectTimeout: 0.5, commandTimeout: 2, lostReplyRetryWindow: 1)
+        let k = StoreBehaviours.key("jobs")
+        var expected = 0.0
+        func batch(_ v: Double) -> [(key: BucketKey, data: BucketData)] { [(k, StoreBehaviours.data(.counter, [v]))] }
+
+        try store.append(batch(1), dueAt: StoreBehaviours.due)
+        expected += 1
+        try store.ping()
+
+        server.stop()
+        var held: [Double] = []
+        for v in [10.0, 100.0] {
+            XCTAssertThrowsError(try store.append(batch(v), dueAt: StoreBehaviours.due)) { error in
+                guard case StoreError.unavailable = error else { return XCTFail("expected .unavailable, got \(error)") }
+            }
+            held.append(v)
+        }
+        XCTAssertThrowsError(try store.ping()) { error in
+            guard case StoreError.unavailable = error else { return XCTFail("expected .unavailable, got \(error)") }
+        }
+        XCTAssertThrowsError(try store.claim(partition: 0, now: 0, limit: 1, lease: 1))
+
+        try server.start()
+        // As the flusher does: retry the held batches until the store takes them.
+        let until = Date().addingTimeInterval(15)
+        while !held.isEmpty {
+            do {
+                try store.append(batch(held[0]), dueAt: StoreBehaviours.due)
+                expected += held.removeFirst()
+            } catch {
+                guard case StoreError.unavailable = error else { return XCTFail("unexpected \(error)") }
+                if Date() > until { return XCTFail("store did not reconnect: \(error)") }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
+        try store.ping()
+        let claimed = try StoreBehaviours.claimAll(store)
+        XCTAssertEqual(claimed.map(\.key), [k])
+        XCTAssertEqual(claimed.first?.data.sum, expected, "every appended count arrives")
+        XCTAssertEqual(claimed.first?.data.count, 3)
+    }
+
+    func testPasswordProtectedRedis() throws {
+        let server = try RedisServerProcess(arguments: ["--requirepass", "open-sesame",
+                                                         "--user", "alice", "on", ">wonderland", "~*", "&*", "+@all"])
+        let good = try RedisStore(url: "redis://:open-sesame@127.0.0.1:\(server.port)/2")
+        try good.ping()
+        let k = StoreBehaviours.key("auth")
+        try good.append([(k, StoreBehaviours.data(.counter, [5]))], dueAt: StoreBehaviours.due)
+
+        let acl = try RedisStore(url: "redis://alice:wonderland@127.0.0.1:\(server.port)/2")
+        XCTAssertEqual(try StoreBehaviours.claimAll(acl).first?.data.sum, 5, "ACL user sees the same database")
+
+        for url in ["redis://:not-the-password@127.0.0.1:\(server.port)",
+                    "redis://alice:not-the-password@127.0.0.1:\(server.port)",
+                    "redis://127.0.0.1:\(server.port)"] {
+            let bad = try RedisStore(url: url)
+            XCTAssertThrowsError(try bad.ping(), url) { error in
+                guard case StoreError.unavailable(let why) = error else { return XCTFail("\(error)") }
+                XCTAssertFalse(why.contains("not-the-password"), "error shows the password: \(why)")
+                if url.contains("not-the-password") {
+                    XCTAssertTrue(why.contains("authentication"), why)
+                }
+            }
+        }
+    }
+
+    func testConnectErrorsNameTheHostNotThePassword() throws {
+        let port = freePort()
+        let store = try RedisStore(url: "redis://:topsecret@127.0.0.1:\(port)", connectTimeout: 0.5)
+        XCTAssertThrowsError(try store.ping()) { error in
+            guard case StoreError.unavailable(let why) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(why.contains("127.0.0.1:\(port)"), why)
+            XCTAssertFalse("\(error)".contains("topsecret"), why)
+        }
+    }
+
+    /// The reply to a flush is lost after Redis ran it: `append` sends the same flush (same id) again,
+    /// the markers make it a no-op, and the counts are stored once, not twice.
+    func testLostReplyToAFlushIsNotAppliedTwice() throws {
+        let server = try RedisServerProcess()
+        let proxy = try ReplyDroppingProxy(upstreamPort: server.port)
+        defer { proxy.close() }
+        let viaProxy = try RedisStore(url: "redis://127.0.0.1:\(proxy.port)")
+        let k = StoreBehaviours.key("once"), j = StoreBehaviours.key("twice.not", kind: .measurement)
+        try viaProxy.ping()
+        proxy.arm()
+        try viaProxy.append([(k, StoreBehaviours.data(.counter, [2, 3])), (j, StoreBehaviours.data(.measurement, [7]))],
+                            dueAt: StoreBehaviours.due)
+        XCTAssertEqual(proxy.droppedReplies, 1, "the proxy must have cut the first reply")
+        let direct = try RedisStore(url: server.url)
+        let claimed = try StoreBehaviours.claimAll(direct)
+        XCTAssertEqual(claimed.first { $0.key == k }?.data.sum, 5, "the flush must be stored exactly once")
+        XCTAssertEqual(claimed.first { $0.key == j }?.data.values, [7])
+    }
+}

@@ -1,0 +1,215 @@
+import Foundation
+import L2metCore
+import XCTest
+@testable import L2metStore
+
+/// The behaviour every `Store` must have, written once and run against `MemoryStore` and
+/// `RedisStore` (see MemoryStoreTests and RedisStoreTests). `make(partitions)` gives an empty store;
+/// called twice it gives two handles on the same data (two "processes" for Redis).
+enum StoreBehaviours {
+    typealias Make = (_ partitions: Int) throws -> Store
+
+    static let t0: Int64 = 1_700_000_040  // a multiple of 60
+
+    static func key(_ name: String, kind: MetricKind = .counter, source: String = "web.1", time: Int64 = t0,
+                    token: String = "tok") -> BucketKey {
+        BucketKey(token: token, name: name, source: source, kind: kind, units: kind == .measurement ? "ms" : "",
+                  resolution: 60, time: time)
+    }
+
+    static func data(_ kind: MetricKind, _ values: [Double], at timestamp: Int64 = t0 * 1_000_000) -> BucketData {
+        var d = BucketData(kind: kind)
+        for (i, v) in values.enumerated() { d.add(v, timestamp: timestamp + Int64(i)) }
+        return d
+    }
+
+    static func due(_ k: BucketKey) -> Int64 { k.time + 130 }
+
+    /// Claims everything, due or not, from every partition.
+    static func claimAll(_ store: Store, lease: Int64 = 60) throws -> [ClaimedBucket] {
+        var all: [ClaimedBucket] = []
+        for p in 0..<store.partitions {
+            all += try store.claim(partition: p, now: Int64.max / 2, limit: 1_000_000, lease: lease)
+        }
+        return all
+    }
+
+    static func flushAndReadBack(_ make: Make) throws {
+        let store = try make(1)
+        let batch: [(key: BucketKey, data: BucketData)] = [
+            (key("hits"), data(.counter, [1, 2, 3])),
+            (key("latency", kind: .measurement), data(.measurement, [5, 1, 9])),
+            (key("rss", kind: .sample, source: ""), data(.sample, [21.5, 22.25])),
+        ]
+        try store.append(batch, dueAt: due)
+        XCTAssertEqual(try store.claim(partition: 0, now: t0 + 129, limit: 100, lease: 60).count, 0,
+                       "nothing is due before its due time")
+        let claimed = try store.claim(partition: 0, now: t0 + 130, limit: 100, lease: 60)
+        XCTAssertEqual(claimed.count, 3)
+        for (k, d) in batch {
+            let got = claimed.first { $0.key == k }
+            XCTAssertNotNil(got, "missing \(k)")
+            XCTAssertEqual(got?.data, d, "data of \(k.name) changed on the way")
+        }
+    }
+
+    static func appendsMerge(_ make: Make) throws {
+        let store = try make(1)
+        let c = key("hits"), m = key("latency", kind: .measurement), s = key("rss", kind: .sample)
+        let ts = t0 * 1_000_000
+        try store.append([(c, data(.counter, [1, 2])), (m, data(.measurement, [10, 20])),
+                          (s, data(.sample, [5], at: ts + 500))], dueAt: due)
+        // A second receiver's flush of the same buckets: the sample here is older, then newer.
+        try store.append([(c, data(.counter, [4])), (m, data(.measurement, [30])),
+                          (s, data(.sample, [7], at: ts + 100))], dueAt: due)
+        let other = try make(1)
+        try other.append([(s, data(.sample, [8], at: ts + 900))], dueAt: due)
+        let claimed = try claimAll(store)
+        XCTAssertEqual(claimed.count, 3)
+        let counter = claimed.first { $0.key == c }?.data
+        XCTAssertEqual(counter?.sum, 7)
+        XCTAssertEqual(counter?.count, 3)
+        XCTAssertEqual(claimed.first { $0.key == m }?.data.values.sorted(), [10, 20, 30])
+        let sample = claimed.first { $0.key == s }?.data
+        XCTAssertEqual(sample?.lastValue, 8)
+        XCTAssertEqual(sample?.lastTimestamp, ts + 900)
+        XCTAssertEqual(sample?.count, 3)
+    }
+
+    /// Two outlets (threads, and for Redis two stores with their own connections) claim at once:
+    /// every bucket goes to exactly one of them.
+    static func concurrentClaimsHandOutEachBucketOnce(_ make: Make) throws {
+        let store = try make(1)
+        let n = 2000
+        try store.append((0..<n).map { (key("m\($0)"), data(.counter, [Double($0)])) }, dueAt: due)
+        let outlets = [store, try make(1)]
+        let results = Locked<(seen: [[BucketKey]], errors: [String])>(([[], []], []))
+        let group = DispatchGroup()
+        for i in 0..<2 {
+            group.enter()
+            Thread.detachNewThread {
+                defer { group.leave() }
+                do {
+                    while true {
+                        let got = try outlets[i].claim(partition: 0, now: t0 + 200, limit: 37, lease: 300)
+                        if got.isEmpty { break }
+                        results.update { $0.seen[i] += got.map(\.key) }
+                    }
+                } catch {
+                    results.update { $0.errors.append("\(error)") }
+                }
+            }
+        }
+        XCTAssertEqual(group.wait(timeout: .now() + 120), .success)
+        let (seen, errors) = results.value
+        XCTAssertTrue(errors.isEmpty, "\(errors)")
+        let a = Set(seen[0]), b = Set(seen[1])
+        XCTAssertEqual(seen[0].count + seen[1].count, n, "each bucket claimed exactly once")
+        XCTAssertTrue(a.isDisjoint(with: b), "\(a.intersection(b).count) buckets went to both outlets")
+        XCTAssertEqual(a.union(b).count, n)
+    }
+
+    static func unacknowledgedClaimComesBackAfterLease(_ make: Make) throws {
+        let store = try make(1)
+        let k = key("hits")
+        try store.append([(k, data(.counter, [3]))], dueAt: due)
+        let now = t0 + 200
+        XCTAssertEqual(try store.claim(partition: 0, now: now, limit: 10, lease: 30).map(\.key), [k])
+        XCTAssertEqual(try store.claim(partition: 0, now: now + 29, limit: 10, lease: 30).count, 0,
+                       "a leased bucket is invisible to other outlets")
+        let again = try store.claim(partition: 0, now: now + 30, limit: 10, lease: 30)
+        XCTAssertEqual(again.map(\.key), [k], "an expired lease makes the bucket due again")
+        XCTAssertEqual(again.first?.data.sum, 3)
+    }
+
+    static func acknowledgeDeletes(_ make: Make) throws {
+        let store = try make(1)
+        let keys = (0..<5).map { key("k\($0)") }
+        try store.append(keys.map { ($0, data(.counter, [1])) }, dueAt: due)
+        let claimed = try store.claim(partition: 0, now: t0 + 200, limit: 10, lease: 30)
+        XCTAssertEqual(claimed.count, 5)
+        try store.acknowledge(Array(keys[0..<3]))
+        let back = try store.claim(partition: 0, now: t0 + 1000, limit: 10, lease: 30)
+        XCTAssertEqual(Set(back.map(\.key)), Set(keys[3...]), "acknowledged buckets are gone for good")
+        try store.acknowledge(back.map(\.key))
+        XCTAssertEqual(try claimAll(store).count, 0)
+    }
+
+    /// Data appended to a bucket while an outlet holds it is neither lost nor posted twice.
+    static func appendIntoClaimedBucket(_ make: Make) throws {
+        let store = try make(1)
+        let k = key("hits"), j = key("jobs")
+        try store.append([(k, data(.counter, [1])), (j, data(.counter, [10]))], dueAt: due)
+        let first = try store.claim(partition: 0, now: t0 + 200, limit: 10, lease: 30)
+        XCTAssertEqual(first.count, 2)
+        // A late flush (another receiver) for both buckets while they are claimed.
+        try store.append([(k, data(.counter, [2])), (j, data(.counter, [20]))], dueAt: due)
+        XCTAssertEqual(try store.claim(partition: 0, now: t0 + 201, limit: 10, lease: 30).count, 0,
+                       "the late part must wait for the claim to end")
+        // The outlet posts k and acknowledges it: only the late part of k comes next.
+        try store.acknowledge([k])
+        let next = try store.claim(partition: 0, now: t0 + 202, limit: 10, lease: 30)
+        XCTAssertEqual(next.map(\.key), [k])
+        XCTAssertEqual(next.first?.data.sum, 2, "the late part alone: the claimed part was posted already")
+        try store.acknowledge([k])
+        // j's outlet died: after the lease, j comes back once, with both parts merged.
+        let retry = try store.claim(partition: 0, now: t0 + 230, limit: 10, lease: 30)
+        XCTAssertEqual(retry.map(\.key), [j])
+        XCTAssertEqual(retry.first?.data.sum, 30)
+        XCTAssertEqual(retry.first?.data.count, 2)
+        try store.acknowledge([j])
+        XCTAssertEqual(try claimAll(store).count, 0)
+    }
+
+    static func partitionsSpreadKeys(_ make: Make) throws {
+        let partitions = 4
+        let store = try make(partitions)
+        XCTAssertEqual(store.partitions, partitions)
+        let keys = (0..<200).map { key("metric.\($0)") }
+        try store.append(keys.map { ($0, data(.counter, [1])) }, dueAt: due)
+        var total = 0
+        for p in 0..<partitions {
+            let got = try store.claim(partition: p, now: t0 + 200, limit: 1000, lease: 30)
+            XCTAssertGreaterThan(got.count, 10, "partition \(p) got too few of 200 keys")
+            for c in got {
+                XCTAssertEqual(StorePartitioning.partition(of: c.key, partitions: partitions), p,
+                               "claim of partition \(p) returned a key of another partition")
+            }
+            total += got.count
+        }
+        XCTAssertEqual(total, 200)
+        XCTAssertThrowsError(try store.claim(partition: partitions, now: t0, limit: 1, lease: 1))
+    }
+
+    static func largeBatch(_ make: Make) throws {
+        let store = try make(1)
+        let n = 10_000
+        let batch = (0..<n).map { i in
+            (key: key("big.\(i)", kind: .measurement), data: data(.measurement, [Double(i), 1]))
+        }
+        try store.append(batch, dueAt: due)
+        let claimed = try store.claim(partition: 0, now: t0 + 200, limit: 100_000, lease: 30)
+        XCTAssertEqual(claimed.count, n)
+        XCTAssertEqual(Set(claimed.map(\.key)).count, n)
+        XCTAssertEqual(claimed.reduce(0.0) { $0 + $1.data.sum }, Double(n * (n - 1) / 2 + n))
+        try store.acknowledge(claimed.map(\.key))
+        XCTAssertEqual(try claimAll(store).count, 0)
+    }
+}
+
+/// A value shared between test threads, behind a lock.
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+    init(_ value: Value) { stored = value }
+    var value: Value {
+        lock.lock()
+        defer { lock.unlock() }
+        return stored
+    }
+    func update(_ body: (inout Value) -> Void) {
+        lock.lock()
+        body(&stored)
+        lock.unlock()
+    }
+}
