@@ -278,6 +278,59 @@ final class OutletLibratoTests: XCTestCase {
         XCTAssertEqual(try Buckets.remaining(store).count, 3, "a stop must not drop what was not delivered")
     }
 
+    func testStopAbortsARequestThatHangsAndKeepsItsBuckets() throws {
+        // A Librato that does not answer until released.
+        let release = LogCapture()
+        var c = HTTPServerConfiguration()
+        c.host = "127.0.0.1"
+        c.port = 0
+        c.workers = 1
+        let hanging = HTTPServer(configuration: c) { _ in
+            _ = release.wait(timeout: 30) { $0.contains("release") }
+            return HTTPResponse(status: 200)
+        }
+        try hanging.start()
+        defer {
+            release.output.write("release\n")
+            hanging.stop(gracePeriod: 1)
+        }
+        let store = MemoryStore()
+        let logs = LogCapture()
+        let metrics = MetricsRegistry()
+        try Buckets.put(store, knownBuckets(token: bucketToken))
+        var oc = OutletConfiguration()
+        oc.workers = 1
+        oc.pollInterval = 0.05
+        oc.libratoURL = "http://127.0.0.1:\(hanging.boundPort)/v1/metrics"
+        oc.requestTimeout = 25
+        oc.stopGrace = 0.2
+        let o = outlet(store, oc, metrics, logs)
+        o.start()
+        Thread.sleep(forTimeInterval: 0.3)  // the request is in flight
+        o.stop()
+        XCTAssertTrue(logs.text.contains("aborting requests still in flight"), logs.text)
+        XCTAssertEqual(counter(metrics, "l2met_outlet_requests_total", [("status", "error")]), 1)
+        XCTAssertEqual(try Buckets.remaining(store).count, 3, "an aborted request's buckets stay in the store")
+    }
+
+    func testNoAttemptOutlivesTheLease() throws {
+        let librato = try FakeLibrato(script: Array(repeating: .text(503, "busy"), count: 1000))
+        defer { librato.stop() }
+        let store = MemoryStore()
+        let logs = LogCapture()
+        let metrics = MetricsRegistry()
+        try Buckets.put(store, knownBuckets(token: bucketToken))
+        var c = configuration(librato, maxAttempts: 1000)
+        c.workers = 1
+        c.lease = 3
+        let o = outlet(store, c, metrics, logs)
+        o.start()
+        XCTAssertTrue(logs.wait { $0.contains("leaving buckets in the store") }, logs.text)
+        o.stop()
+        XCTAssertEqual(try Buckets.remaining(store).count, 3, "buckets whose lease ran short must stay in the store")
+        XCTAssertEqual(counter(metrics, "l2met_outlet_dropped_buckets_total", [("reason", "gave_up")]), 0)
+    }
+
     func testDrainDeliversBucketsThatAreNotDueYet() throws {
         let librato = try FakeLibrato()
         defer { librato.stop() }
