@@ -9,5 +9,10 @@ CURLcode l2met_curl_setopt_string(CURL *handle, CURLoption option, const char *v
 CURLcode l2met_curl_setopt_off_t(CURL *handle, CURLoption option, curl_off_t value);
 CURLcode l2met_curl_getinfo_long(CURL *handle, CURLINFO info, long *value);
 CURLcode l2met_curl_getinfo_double(CURL *handle, CURLINFO info, double *value);
+/* Callbacks: CURLOPT_WRITEFUNCTION / CURLOPT_HEADERFUNCTION and CURLOPT_XFERINFOFUNCTION. */
+CURLcode l2met_curl_setopt_write_callback(CURL *handle, CURLoption option, curl_write_callback callback);
+CURLcode l2met_curl_setopt_xferinfo_callback(CURL *handle, curl_xferinfo_callback callback);
+/* curl_global_init(CURL_GLOBAL_ALL): the macro does not reach Swift. */
+CURLcode l2met_curl_global_init_all(void);
 
 #endif

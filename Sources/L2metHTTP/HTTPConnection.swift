@@ -1,0 +1,70 @@
+/// One client connection's state on its worker: where the parser is, the request being received,
+/// unparsed input and unsent output.
+final class HTTPConnection {
+    enum Phase {
+        /// Waiting for (the rest of) a request head.
+        case head
+        /// `remaining` bytes of a `Content-Length` body to come.
+        case identityBody
+        case chunkSize
+        /// `remaining` bytes of the current chunk to come.
+        case chunkData
+        /// The CRLF after a chunk's data.
+        case chunkDataEnd
+        case trailers
+        /// An error answer was sent and our side shut down; input is read and discarded until EOF.
+        case lingering
+    }
+
+    /// What to do once the output is flushed.
+    enum CloseMode { case keepOpen, close, linger }
+
+    let fd: Int32
+    var phase = Phase.head
+    /// Bytes received but not parsed yet (a partial head, or input held back while output is blocked).
+    let input = ByteBuffer()
+    /// Bytes not sent yet.
+    let output = ByteBuffer()
+    var closeMode = CloseMode.keepOpen
+    /// Waiting for EPOLLOUT (input is not read meanwhile).
+    var writeBlocked = false
+    var closed = false
+
+    /// Some bytes of the current request have arrived.
+    var inRequest = false
+    /// Absolute monotonic nanoseconds at which the current phase times out.
+    var deadline: Int64
+    /// Resume point of the head scan, relative to the start of the head.
+    var headScanFrom = 0
+    var headLineStart = 0
+
+    var head = RequestHead()
+    var hasHead = false
+    var remaining = 0
+    var body: [UInt8] = []
+    /// Body bytes as received, chunk framing included.
+    var wireBytes = 0
+    var chunkDataTotal = 0
+    var trailerBytes = 0
+    var inflater: GzipInflater?
+
+    init(fd: Int32, deadline: Int64) {
+        self.fd = fd
+        self.deadline = deadline
+    }
+
+    /// Back to waiting for the next request on this connection.
+    func resetRequest() {
+        phase = .head
+        inRequest = false
+        hasHead = false
+        headScanFrom = 0
+        headLineStart = 0
+        head = RequestHead()
+        remaining = 0
+        body = []
+        wireBytes = 0
+        chunkDataTotal = 0
+        trailerBytes = 0
+    }
+}

@@ -1,0 +1,39 @@
+import Glibc
+
+/// A pthread mutex.
+final class Lock: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+
+    init() { pthread_mutex_init(mutex, nil) }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    @inline(__always)
+    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body()
+    }
+}
+
+/// Open connections across all workers, for `maxConnections`.
+final class ConnectionCounter: @unchecked Sendable {
+    private let lock = Lock()
+    private var open = 0
+
+    /// Takes a slot unless `limit` are taken.
+    func acquire(limit: Int) -> Bool {
+        lock.withLock {
+            guard open < limit else { return false }
+            open += 1
+            return true
+        }
+    }
+
+    func release() { lock.withLock { open -= 1 } }
+
+    var current: Int { lock.withLock { open } }
+}

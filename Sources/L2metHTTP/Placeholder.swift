@@ -1,2 +1,0 @@
-// L2metHTTP: filled in by its issue.
-enum L2metHTTPPlaceholder {}

@@ -1,0 +1,241 @@
+import Foundation
+import L2metCore
+import L2metStore
+import Logging
+
+/// One outlet thread's work: claim due buckets, group them by destination, send, retry, acknowledge.
+/// Owns its HTTP connection and sinks; used by one thread at a time.
+final class OutletWorker {
+    /// What every worker of one outlet shares.
+    struct Shared: @unchecked Sendable {
+        let store: Store
+        let configuration: OutletConfiguration
+        let resolve: @Sendable (String) throws -> Destination
+        let metrics: OutletMetrics
+        let logger: Logger
+        let control: OutletControl
+    }
+
+    let index: Int
+    private let shared: Shared
+    /// Loop workers stop retrying when the outlet stops; the drain worker does not (its deadline bounds it).
+    private let stoppable: Bool
+    private let librato: LibratoSink
+    private let local: LocalSink
+    private var logger: Logger
+    private var claimFailing = false
+
+    private var configuration: OutletConfiguration { shared.configuration }
+    private var metrics: OutletMetrics { shared.metrics }
+
+    init(index: Int, shared: Shared, stoppable: Bool) {
+        self.index = index
+        self.shared = shared
+        self.stoppable = stoppable
+        let c = shared.configuration
+        let control = shared.control
+        var abort: (@Sendable () -> Bool)?
+        if stoppable { abort = { control.isAborting } }
+        let client = CurlHTTPClient(userAgent: c.userAgent, connectTimeout: c.connectTimeout, requestTimeout: c.requestTimeout,
+                                    abort: abort)
+        librato = LibratoSink(client: client, defaultURL: c.libratoURL)
+        local = LocalSink(output: c.localOutput)
+        logger = shared.logger
+        logger[metadataKey: "worker"] = "\(index)"
+    }
+
+    /// The sink for a destination kind; nil for kinds not supported yet (OTLP).
+    func sink(for destination: Destination) -> MetricSink? {
+        switch destination {
+        case .librato: return librato
+        case .local: return local
+        case .otlp: return nil
+        }
+    }
+
+    /// Claims and delivers until the outlet stops. Partitions are visited in turn, each worker starting
+    /// at a different one and shifting by one every round, so every partition is served by every worker.
+    func run() {
+        let partitions = max(1, shared.store.partitions)
+        let lease = configuration.effectiveLease
+        var round = 0
+        while !shared.control.isStopping {
+            var claimedAny = false
+            for i in 0..<partitions {
+                if shared.control.isStopping { break }
+                let partition = (index + round + i) % partitions
+                let now = WallClock.seconds()
+                let claimed: [ClaimedBucket]
+                do {
+                    claimed = try shared.store.claim(partition: partition, now: now, limit: configuration.claimLimit, lease: lease)
+                    if claimFailing {
+                        claimFailing = false
+                        logger.info("store answers again")
+                    }
+                } catch {
+                    metrics.storeErrors.increment()
+                    if !claimFailing { logger.error("claim failed", metadata: ["error": "\(error)"]) }
+                    claimFailing = true
+                    break
+                }
+                guard !claimed.isEmpty else { continue }
+                claimedAny = true
+                // Never act past the lease (less a margin): another outlet may claim the buckets then.
+                _ = process(claimed, deadline: Double(now) + Double(lease) - min(5, Double(lease) / 10))
+            }
+            round &+= 1
+            if !claimedAny { _ = shared.control.sleep(configuration.pollInterval) }
+        }
+    }
+
+    /// Delivers claimed buckets, acting only before `deadline` (epoch seconds). Returns how many buckets
+    /// were left unacknowledged (they come back when their lease runs out).
+    func process(_ claimed: [ClaimedBucket], deadline: Double) -> Int {
+        var byToken: [String: [ClaimedBucket]] = [:]
+        var tokenOrder: [String] = []
+        for bucket in claimed {
+            if byToken[bucket.key.token] == nil { tokenOrder.append(bucket.key.token) }
+            byToken[bucket.key.token, default: []].append(bucket)
+        }
+        // Tokens that decrypt to the same credentials share requests.
+        var groups: [(destination: Destination, buckets: [ClaimedBucket])] = []
+        for token in tokenOrder {
+            let buckets = byToken[token] ?? []
+            let destination: Destination
+            do {
+                destination = try shared.resolve(token)
+            } catch {
+                metrics.dropped(.unresolvable).increment(by: buckets.count)
+                logger.warning("dropping buckets: their drain credentials do not resolve to a destination", metadata: [
+                    "buckets": "\(buckets.count)",
+                    "error": "\(scrubbed("\(error)", hiding: [token], limit: configuration.maxErrorBodyBytes))",
+                ])
+                acknowledge(buckets.map(\.key))
+                continue
+            }
+            if let i = groups.firstIndex(where: { $0.destination == destination }) {
+                groups[i].buckets += buckets
+            } else {
+                groups.append((destination, buckets))
+            }
+        }
+        var left = 0
+        for group in groups {
+            guard let sink = sink(for: group.destination) else {
+                metrics.dropped(.unsupportedDestination).increment(by: group.buckets.count)
+                logger.error("dropping buckets: this outlet cannot deliver to this kind of destination yet", metadata: [
+                    "destination": "\(group.destination.loggableName)", "kind": "otlp", "buckets": "\(group.buckets.count)",
+                ])
+                acknowledge(group.buckets.map(\.key))
+                continue
+            }
+            for request in sink.requests(for: group.buckets, destination: group.destination) {
+                if request.itemCount == 0 {
+                    acknowledge(request.keys)  // nothing to send (empty buckets)
+                } else if !deliver(request, to: group.destination, via: sink, deadline: deadline) {
+                    left += request.keys.count
+                }
+            }
+        }
+        return left
+    }
+
+    /// Sends one request until it is accepted, refused, or given up (then acknowledges its buckets and
+    /// returns true), or until the deadline or a stop leaves no time for another attempt (returns false:
+    /// the buckets stay in the store). Every attempt sends the same bytes.
+    func deliver(_ request: SinkRequest, to destination: Destination, via sink: MetricSink, deadline: Double) -> Bool {
+        let policy = configuration.retryPolicy
+        let remote = sink.isRemote
+        var attempt = 0
+        while true {
+            attempt += 1
+            let remaining = deadline - Date().timeIntervalSince1970
+            if remote && remaining < 1 {
+                leave(request, destination, why: "no time left before the claim's lease or the shutdown deadline")
+                return false
+            }
+            let result = sink.send(request, timeout: min(configuration.requestTimeout, remaining))
+            if remote {
+                metrics.requests(result.status.map(String.init) ?? (result.timedOut ? "timeout" : "error")).increment()
+            }
+            switch RetryPolicy.verdict(result) {
+            case .accepted:
+                acknowledge(request.keys)
+                metrics.gaugesPosted.increment(by: request.itemCount)
+                metrics.delay.set(max(0, Date().timeIntervalSince1970 - Double(request.oldestEnd)))
+                return true
+            case .refused:
+                metrics.dropped(.refused).increment(by: request.keys.count)
+                logger.error("destination refused the gauges; dropping them", metadata: [
+                    "status": "\(result.status ?? 0)", "destination": "\(destination.loggableName)",
+                    "buckets": "\(request.keys.count)", "gauges": "\(request.itemCount)",
+                    "body": "\(errorBody(result, destination))",
+                ])
+                acknowledge(request.keys)
+                return true
+            case .retry:
+                let why = result.status.map { "status \($0)" } ?? scrubbed(result.failure ?? "no answer", hiding: destination.secrets,
+                                                                        limit: configuration.maxErrorBodyBytes)
+                if attempt >= policy.maxAttempts {
+                    metrics.dropped(.gaveUp).increment(by: request.keys.count)
+                    logger.error("giving up on the gauges after the last attempt; dropping them", metadata: [
+                        "attempts": "\(attempt)", "last": "\(why)", "destination": "\(destination.loggableName)",
+                        "buckets": "\(request.keys.count)", "gauges": "\(request.itemCount)",
+                        "body": "\(errorBody(result, destination))",
+                    ])
+                    acknowledge(request.keys)
+                    return true
+                }
+                let wait = policy.delay(afterAttempt: attempt, retryAfter: result.retryAfter)
+                if stoppable && shared.control.isStopping {
+                    leave(request, destination, why: "stopping")
+                    return false
+                }
+                if Date().timeIntervalSince1970 + wait + 1 > deadline {
+                    leave(request, destination, why: "the next attempt would end after the claim's lease or the shutdown deadline")
+                    return false
+                }
+                logger.warning("request failed; retrying", metadata: [
+                    "attempt": "\(attempt)", "reason": "\(why)", "wait": "\(String(format: "%.2f", wait))",
+                    "destination": "\(destination.loggableName)", "gauges": "\(request.itemCount)",
+                ])
+                metrics.retries.increment()
+                if stoppable {
+                    if !shared.control.sleep(wait) {
+                        leave(request, destination, why: "stopping")
+                        return false
+                    }
+                } else {
+                    Thread.sleep(forTimeInterval: wait)
+                }
+            }
+        }
+    }
+
+    /// The refusal's body for a log line: bounded, secrets taken out.
+    private func errorBody(_ result: HTTPPostResult, _ destination: Destination) -> String {
+        scrubbed(String(decoding: result.body, as: UTF8.self), hiding: destination.secrets, limit: configuration.maxErrorBodyBytes)
+    }
+
+    private func leave(_ request: SinkRequest, _ destination: Destination, why: String) {
+        logger.warning("leaving buckets in the store for a later claim", metadata: [
+            "reason": "\(why)", "destination": "\(destination.loggableName)", "buckets": "\(request.keys.count)",
+        ])
+    }
+
+    /// Deletes delivered (or dropped) buckets; a failing store is tried three times, then the buckets
+    /// come back when their lease runs out (and are posted again: at least once).
+    func acknowledge(_ keys: [BucketKey]) {
+        guard !keys.isEmpty else { return }
+        for attempt in 1...3 {
+            do {
+                try shared.store.acknowledge(keys)
+                return
+            } catch {
+                metrics.storeErrors.increment()
+                logger.error("acknowledge failed", metadata: ["error": "\(error)", "attempt": "\(attempt)", "buckets": "\(keys.count)"])
+                if attempt < 3 { Thread.sleep(forTimeInterval: 0.2 * Double(attempt)) }
+            }
+        }
+    }
+}

@@ -1,2 +1,0 @@
-// L2metOutlet: filled in by its issue.
-enum L2metOutletPlaceholder {}

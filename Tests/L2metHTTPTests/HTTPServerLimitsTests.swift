@@ -1,0 +1,93 @@
+import Foundation
+import L2metHTTP
+import XCTest
+
+/// Timeouts and connection limits: slow or idle clients cost nothing to others and get closed.
+final class HTTPServerLimitsTests: XCTestCase {
+    func testSlowClientGets408WhileOthersAreServed() throws {
+        // One worker, so the slow client and the quick one share an event loop.
+        let server = try makeServer(workers: 1, configure: { $0.requestTimeout = 1 })
+        defer { server.stop(gracePeriod: 1) }
+        let slow = try RawSocket(port: server.boundPort, timeout: 20)
+        let slowDone = DispatchSemaphore(value: 0)
+        let slowResult = RequestLog()  // reused as a box for the outcome
+        final class Outcome: @unchecked Sendable { var bytes: [UInt8] = []; var closed = false; var sentAll = true }
+        let outcome = Outcome()
+        Thread.detachNewThread {
+            let wire = Array("POST /slow HTTP/1.1\r\nContent-Length: 100\r\n\r\n".utf8)
+            for b in wire {
+                if !slow.send([b]) { outcome.sentAll = false; break }
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+            let (bytes, closed) = slow.receiveUntilClosed()
+            outcome.bytes = bytes
+            outcome.closed = closed
+            slowDone.signal()
+        }
+        _ = slowResult
+        // While the slow one trickles, another client is answered.
+        Thread.sleep(forTimeInterval: 0.3)
+        let quick = try HTTPClientConnection(host: "127.0.0.1", port: server.boundPort, timeout: 10)
+        let r = try quick.request(method: "POST", path: "/quick", headers: [], body: Array("fast".utf8))
+        XCTAssertEqual(r.text, "fast")
+        XCTAssertEqual(slowDone.wait(timeout: .now() + 0.01), .timedOut, "the slow client is still open after the quick answer")
+        XCTAssertEqual(slowDone.wait(timeout: .now() + 30), .success, "the slow client is closed")
+        XCTAssertFalse(outcome.sentAll, "the server hung up before the slow request was complete")
+        let response = ParsedResponse.parseAll(outcome.bytes).first
+        XCTAssertEqual(response?.status, 408)
+        XCTAssertEqual(response?.headers["connection"], "close")
+    }
+
+    func testIdleKeepAliveConnectionIsClosed() throws {
+        let server = try makeServer(configure: { $0.idleTimeout = 0.3 })
+        defer { server.stop(gracePeriod: 1) }
+        let socket = try RawSocket(port: server.boundPort, timeout: 20)
+        socket.send("GET / HTTP/1.1\r\n\r\n")
+        XCTAssertEqual(socket.receiveResponses(1).first?.status, 200)
+        let (bytes, closed) = socket.receiveUntilClosed()
+        XCTAssertEqual(bytes, [], "an idle connection is closed without an answer")
+        XCTAssertTrue(closed)
+    }
+
+    func testConnectionThatNeverSpeaksIsClosed() throws {
+        let server = try makeServer(configure: { $0.requestTimeout = 0.3 })
+        defer { server.stop(gracePeriod: 1) }
+        let socket = try RawSocket(port: server.boundPort, timeout: 20)
+        let (bytes, closed) = socket.receiveUntilClosed()
+        XCTAssertEqual(bytes, [])
+        XCTAssertTrue(closed)
+        XCTAssertEqual(server.openConnections, 0)
+    }
+
+    func testConnectionsBeyondTheLimitAreClosed() throws {
+        let server = try makeServer(configure: { $0.maxConnections = 2 })
+        defer { server.stop(gracePeriod: 1) }
+        let first = try HTTPClientConnection(host: "127.0.0.1", port: server.boundPort, timeout: 10)
+        let second = try HTTPClientConnection(host: "127.0.0.1", port: server.boundPort, timeout: 10)
+        XCTAssertEqual(try first.request(method: "GET", path: "/1", headers: [], body: []).status, 200)
+        XCTAssertEqual(try second.request(method: "GET", path: "/2", headers: [], body: []).status, 200)
+        XCTAssertEqual(server.openConnections, 2)
+
+        let third = try RawSocket(port: server.boundPort)
+        let (bytes, closed) = third.receiveUntilClosed()
+        XCTAssertTrue(closed, "the connection over the limit is closed at once")
+        if let refusal = ParsedResponse.parseAll(bytes).first { XCTAssertEqual(refusal.status, 503) }
+        XCTAssertEqual(try first.request(method: "GET", path: "/1", headers: [], body: []).status, 200, "the others are unaffected")
+
+        first.close()
+        let end = Date().addingTimeInterval(10)
+        while server.openConnections > 1 && Date() < end { Thread.sleep(forTimeInterval: 0.01) }
+        let fourth = try HTTPClientConnection(host: "127.0.0.1", port: server.boundPort, timeout: 10)
+        XCTAssertEqual(try fourth.request(method: "GET", path: "/4", headers: [], body: []).status, 200, "a freed slot is reused")
+    }
+
+    func testManyConnectionsAtOnce() throws {
+        let server = try makeServer()
+        defer { server.stop(gracePeriod: 1) }
+        let sockets = try (0..<200).map { _ in try RawSocket(port: server.boundPort) }
+        for (i, s) in sockets.enumerated() { s.send("GET /\(i) HTTP/1.1\r\n\r\n") }
+        for (i, s) in sockets.enumerated() {
+            XCTAssertEqual(s.receiveResponses(1).first?.headers["x-echo-path"], "/\(i)")
+        }
+    }
+}
