@@ -19,8 +19,13 @@ final class ShutdownTests: XCTestCase {
         XCTAssertEqual(l2met.stop(signal: SIGTERM, timeout: 12), 0, l2met.stdout)
         XCTAssertLessThan(Date().timeIntervalSince(began), 10)
         let out = l2met.stdout
-        XCTAssertTrue(out.contains("at=metric") && out.contains("name=orders") && out.contains("value=7"),
-                      "the counter was not printed on SIGTERM: \(out)")
+        // source= applies to every metric of its line: the first line's orders come from web.3, the
+        // second line's have no source, so they are two buckets.
+        let lines = out.split(separator: "\n").filter { $0.hasPrefix("at=metric") }
+        XCTAssertTrue(lines.contains { $0.contains("name=orders ") && $0.contains("source=web.3") && $0.contains("value=3") },
+                      "the counter from web.3 was not printed on SIGTERM: \(out)")
+        XCTAssertTrue(lines.contains { $0.contains("name=orders ") && !$0.contains("source=") && $0.contains("value=4") },
+                      "the sourceless counter was not printed on SIGTERM: \(out)")
         XCTAssertTrue(out.contains("name=render") && out.contains("source=web.3"), "the measurement was not printed: \(out)")
     }
 

@@ -60,7 +60,10 @@ enum TestRedis {
         guard let base = ProcessInfo.processInfo.environment["REDIS_URL"], !base.isEmpty else {
             throw TestSetupError("REDIS_URL is not set: run the tests through scripts/test, which starts a redis-server")
         }
-        let url = base.split(separator: "/").prefix(2).joined(separator: "/") + "/\(db)"
+        // redis://[:password@]host:port[/db] -> the same without the database, then /db.
+        let schemeEnd = base.range(of: "://")!.upperBound
+        let authority = base[schemeEnd...].prefix { $0 != "/" }
+        let url = base[..<schemeEnd] + authority + "/\(db)"
         try cli(url, ["FLUSHDB"])
         return url
     }
