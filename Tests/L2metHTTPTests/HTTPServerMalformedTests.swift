@@ -124,7 +124,7 @@ final class HTTPServerMalformedTests: XCTestCase {
         var generator = SystemRandomNumberGenerator()
         let fragments = ["GET ", "POST ", "/", " HTTP/1.1", "\r\n", "\n", ":", "Content-Length: ", "Transfer-Encoding: chunked",
                          "Content-Encoding: gzip", "0", "5", "ff", ";", " ", "\u{0}", "hello", "\r\n\r\n", "Expect: 100-continue"]
-        for _ in 0..<150 {
+        for _ in 0..<(Int(ProcessInfo.processInfo.environment["HTTP_FUZZ_ITERATIONS"] ?? "") ?? 150) {
             var wire: [UInt8] = []
             for _ in 0..<Int.random(in: 1...30, using: &generator) {
                 if Bool.random(using: &generator) {
