@@ -6,7 +6,7 @@ final class BucketTable {
     struct Entry {
         var hash: UInt64
         var time: Int64
-        var arenaOffset: Int32
+        var arenaOffset: Int
         var context: Int32
         var nameLength: UInt16
         var sourceLength: UInt16
@@ -61,7 +61,7 @@ final class BucketTable {
             let e = entries[Int(i)]
             if e.hash == hash, e.time == time, e.context == context, e.kind == kind,
                Int(e.nameLength) == nameLength, Int(e.sourceLength) == sourceLength, Int(e.unitsLength) == units.count {
-                let a = arena + Int(e.arenaOffset)
+                let a = arena + e.arenaOffset
                 if Self.same(a, name, nameLength), Self.same(a + nameLength, source, sourceLength),
                    Self.same(a + nameLength + sourceLength, units) {
                     return (Int(i), s)
@@ -114,7 +114,7 @@ final class BucketTable {
         for i in 0..<units.count { arena[offset + nameLength + sourceLength + i] = units[i] }
         arenaUsed += need
         let index = entries.count
-        entries.append(Entry(hash: hash, time: time, arenaOffset: Int32(offset), context: context,
+        entries.append(Entry(hash: hash, time: time, arenaOffset: offset, context: context,
                              nameLength: UInt16(nameLength), sourceLength: UInt16(sourceLength),
                              unitsLength: UInt8(units.count), kind: kind))
         data.append(BucketData(kind: kind))

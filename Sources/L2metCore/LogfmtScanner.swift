@@ -36,11 +36,7 @@ public struct LogfmtScanner {
             return nil
         }
         let keyStart = p
-        while p < n {
-            let b = line[p]
-            if b == 0x3D || Self.isSpace(b) { break }
-            p += 1
-        }
+        p = ByteScan.findDelimiter(line, from: p, end: n, orEquals: true)
         let key = UnsafeRawBufferPointer(rebasing: line[keyStart..<p])
         guard p < n, line[p] == 0x3D else {
             position = p
@@ -72,7 +68,7 @@ public struct LogfmtScanner {
                               quoted: true, escaped: escaped)
         }
         let valueStart = p
-        while p < n, !Self.isSpace(line[p]) { p += 1 }
+        p = ByteScan.findDelimiter(line, from: p, end: n, orEquals: false)
         position = p
         return LogfmtPair(key: key, value: UnsafeRawBufferPointer(rebasing: line[valueStart..<p]),
                           quoted: false, escaped: false)

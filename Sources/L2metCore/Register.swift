@@ -23,13 +23,18 @@ public final class Register {
     private let nameBuffer = UnsafeMutablePointer<UInt8>.allocate(capacity: 512)
     private let sourceBuffer = UnsafeMutablePointer<UInt8>.allocate(capacity: 512)
     private let unitsBuffer = UnsafeMutablePointer<UInt8>.allocate(capacity: 512)
-    /// Unescaped quoted values of one line (grown to the largest body seen).
+    /// The last TIMESTAMP field read and its value: lines of one body mostly share a timestamp.
+    private let cachedTimestampField = UnsafeMutablePointer<UInt8>.allocate(capacity: Register.cachedTimestampCapacity)
+    private var cachedTimestampLength = -1
+    private var cachedTimestamp: Int64?
+    private static let cachedTimestampCapacity = 64
+    /// Unescaped quoted values of one line (grown to the longest line seen).
     private var scratch: UnsafeMutableRawPointer
     private var scratchCapacity: Int
 
     public init(deadline: Int) {
         self.deadline = deadline
-        scratchCapacity = 1 << 16
+        scratchCapacity = 1 << 14
         scratch = .allocate(byteCount: scratchCapacity, alignment: 8)
     }
 
@@ -37,6 +42,7 @@ public final class Register {
         nameBuffer.deallocate()
         sourceBuffer.deallocate()
         unitsBuffer.deallocate()
+        cachedTimestampField.deallocate()
         scratch.deallocate()
     }
 
@@ -64,11 +70,6 @@ public final class Register {
     public func ingest(_ body: UnsafeRawBufferPointer, options: DrainOptions, nowMicros: Int64) -> IngestCounts {
         var counts = IngestCounts()
         guard body.count > 0 else { return counts }
-        if body.count > scratchCapacity {
-            scratch.deallocate()
-            scratchCapacity = body.count
-            scratch = .allocate(byteCount: scratchCapacity, alignment: 8)
-        }
         let resolution = Int64(max(1, options.resolution))
         let contextKey = ContextKey(token: options.token, resolution: Int32(resolution))
         let context: Int32
@@ -98,19 +99,20 @@ public final class Register {
                 var reader = FrameReader(body)
                 while let msg = reader.next() {
                     counts.frames += 1
-                    guard let header = SyslogHeader.parse(msg) else {
+                    guard let header = SyslogHeader.parse(msg, parseTimestamp: false) else {
                         counts.drop(.badHeader)
                         continue
                     }
                     counts.lines += 1
                     let proc = header.procID
                     let isRouter = proc.count == 6 && Conventions.equals(proc, "router")
+                    if header.text.count > scratchCapacity { growScratch(header.text.count) }
                     Conventions.read(text: header.text, isRouter: isRouter, scratch: scratch, into: &line)
                     counts.drop(.badValue, line.badValues)
                     counts.drop(.emptyName, line.emptyNames)
                     if line.metrics.isEmpty { continue }
 
-                    var timestamp = header.timestamp ?? nowMicros
+                    var timestamp = readTimestamp(header.timestampField) ?? nowMicros
                     if timestamp > nowMicros &+ Self.maxFutureMicros { timestamp = nowMicros }
                     let time = Self.floorDiv(Self.floorDiv(timestamp, 1_000_000), resolution) * resolution
                     if nowSeconds >= time &+ deadlineSpan {
@@ -172,6 +174,28 @@ public final class Register {
             }
         }
         return counts
+    }
+
+    private func growScratch(_ count: Int) {
+        scratch.deallocate()
+        scratchCapacity = count
+        scratch = .allocate(byteCount: scratchCapacity, alignment: 8)
+    }
+
+    /// The timestamp of a TIMESTAMP field, through a one-entry cache.
+    @inline(__always)
+    private func readTimestamp(_ field: UnsafeRawBufferPointer) -> Int64? {
+        if field.count == cachedTimestampLength, let base = field.baseAddress,
+           BucketTable.same(cachedTimestampField, base.assumingMemoryBound(to: UInt8.self), field.count) {
+            return cachedTimestamp
+        }
+        let value: Int64? = field.count == 1 && field[0] == 0x2D ? nil : RFC3339.parseMicros(field)
+        if field.count <= Self.cachedTimestampCapacity, let base = field.baseAddress {
+            cachedTimestampField.update(from: base.assumingMemoryBound(to: UInt8.self), count: field.count)
+            cachedTimestampLength = field.count
+            cachedTimestamp = value
+        }
+        return value
     }
 
     @inline(__always)

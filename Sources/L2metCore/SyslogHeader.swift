@@ -5,8 +5,11 @@
 /// `[id name="value" …]` elements are skipped; anything else is the start of TEXT. One trailing `\n`
 /// (and then one `\r`) is taken off TEXT. The fields point into the message's bytes.
 public struct SyslogHeader {
-    /// Microseconds since the epoch; nil when the timestamp is `-` or does not parse.
+    /// Microseconds since the epoch; nil when the timestamp is `-` or does not parse (or was not
+    /// asked for).
     public var timestamp: Int64?
+    /// The TIMESTAMP field as it stands.
+    public var timestampField: UnsafeRawBufferPointer
     public var hostname: UnsafeRawBufferPointer
     public var appName: UnsafeRawBufferPointer
     public var procID: UnsafeRawBufferPointer
@@ -14,7 +17,8 @@ public struct SyslogHeader {
     public var text: UnsafeRawBufferPointer
 
     /// Reads the header of `msg`; nil when it is not one (no `<PRI>`, no version, a field missing).
-    public static func parse(_ msg: UnsafeRawBufferPointer) -> SyslogHeader? {
+    /// With `parseTimestamp` false, `timestamp` is left nil for the caller to read from `timestampField`.
+    public static func parse(_ msg: UnsafeRawBufferPointer, parseTimestamp: Bool = true) -> SyslogHeader? {
         let n = msg.count
         guard n > 3, msg[0] == 0x3C else { return nil }
         var p = 1
@@ -28,7 +32,7 @@ public struct SyslogHeader {
 
         @inline(__always) func field(_ p: inout Int) -> UnsafeRawBufferPointer? {
             let s = p
-            while p < n, msg[p] != 0x20 { p += 1 }
+            p = ByteScan.find(0x20, in: msg, from: p, end: n)
             guard p > s, p < n else { return nil }
             let r = UnsafeRawBufferPointer(rebasing: msg[s..<p])
             p += 1
@@ -61,8 +65,8 @@ public struct SyslogHeader {
         var e = n
         if e > p, msg[e - 1] == 0x0A { e -= 1 }
         if e > p, msg[e - 1] == 0x0D { e -= 1 }
-        let timestamp: Int64? = (ts.count == 1 && ts[0] == 0x2D) ? nil : RFC3339.parseMicros(ts)
-        return SyslogHeader(timestamp: timestamp, hostname: host, appName: app, procID: proc, msgID: msgID,
+        let timestamp: Int64? = !parseTimestamp || (ts.count == 1 && ts[0] == 0x2D) ? nil : RFC3339.parseMicros(ts)
+        return SyslogHeader(timestamp: timestamp, timestampField: ts, hostname: host, appName: app, procID: proc, msgID: msgID,
                             text: UnsafeRawBufferPointer(rebasing: msg[min(p, e)..<e]))
     }
 

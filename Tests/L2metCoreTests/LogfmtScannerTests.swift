@@ -37,6 +37,9 @@ final class LogfmtScannerTests: XCTestCase {
             ("trailing=\"ends with backslash\\", [("trailing", "ends with backslash\\", true)]),
             ("a==b", [("a", "=b", false)]),
             ("=v", [("", "v", false)]),
+            ("averyveryverylongkeyname=averyveryverylongvalue\tnext_key_past_eight_bytes=\u{01}ctl\u{7f}é",
+             [("averyveryverylongkeyname", "averyveryverylongvalue", false), ("next_key_past_eight_bytes", "\u{01}ctl\u{7f}é", false)]),
+            ("abcdefg=1234567 abcdefgh=12345678", [("abcdefg", "1234567", false), ("abcdefgh", "12345678", false)]),
             ("Completed 200 OK", [("Completed", nil, false), ("200", nil, false), ("OK", nil, false)]),
         ]
         for (line, expected) in cases {

@@ -240,6 +240,17 @@ final class RegisterTests: XCTestCase {
         ])
     }
 
+    func testLongLineWithEscapedValues() {
+        // Longer than the register's initial scratch buffer, quoted values with escapes throughout.
+        let filler = String(repeating: "x=\"a \\\" b\" ", count: 3000)
+        let r = Register(deadline: 2)
+        let c = ingest(r, frame(filler + "count#long=\"2\" source=\"w \\\"1\\\"\" " + filler, timestamp: ts(0)))
+        XCTAssertEqual(c.measurements, 1)
+        let all = r.takeAll()
+        XCTAssertEqual(all.map(\.key.source), ["w__1_"])
+        XCTAssertEqual(all.map(\.data.sum), [2])
+    }
+
     func testManyBucketsGrowTheTable() {
         let r = Register(deadline: 2)
         var body = ""
