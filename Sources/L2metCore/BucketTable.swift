@@ -148,6 +148,16 @@ enum ByteHash {
         return x ^ (x >> 29)
     }
 
+    /// Final avalanche (MurmurHash3's fmix64), so the low bits used for the slot depend on every input bit.
+    @inline(__always)
+    static func finish(_ h: UInt64) -> UInt64 {
+        var x = h
+        x ^= x >> 33
+        x = x &* 0xFF51_AFD7_ED55_8CCD
+        x ^= x >> 33
+        return x
+    }
+
     @inline(__always)
     static func hash(_ p: UnsafePointer<UInt8>, _ n: Int, seed: UInt64) -> UInt64 {
         var h = seed ^ UInt64(n)

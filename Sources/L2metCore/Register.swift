@@ -145,7 +145,7 @@ public final class Register {
                         }
                         var h = ByteHash.hash(nameBuffer, nameLength, seed: lineSeed)
                         if units.count > 0 { h = ByteHash.hash(units, seed: h) }
-                        h = ByteHash.mix(h, UInt64(m.kind.rawValue))
+                        h = ByteHash.finish(ByteHash.mix(h, UInt64(m.kind.rawValue)))
                         let (found, slot) = table.find(hash: h, context: context, kind: m.kind, time: time,
                                                        name: nameBuffer, nameLength: nameLength,
                                                        source: sourceBuffer, sourceLength: sourceLength, units: units)

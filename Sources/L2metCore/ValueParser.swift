@@ -17,8 +17,9 @@ public struct ParsedValue: Equatable {
 
 /// Parses a metric value: optional sign, digits, optional `.fraction`, optional exponent
 /// (`e`/`E`, optional sign, digits), then UNITS: the ASCII letters (and `%`) right after, at most
-/// `maxUnitsLength` of them. Anything else (`12ms3`, `abc`, `` , `1e`+letters is units though:
-/// `12events` = 12 `events`) does not parse. The number is exactly what `Double(String)` gives for
+/// `maxUnitsLength` of them. Anything else (`12ms3`, `abc`, the empty string) does not parse. An `e`
+/// not followed by exponent digits starts the units: `12events` is 12 `events`. `%` counts as a unit
+/// letter so `cpu=45%` keeps its units. The number is exactly what `Double(String)` gives for
 /// the same characters: Clinger's fast path (mantissa below 2^53, power of ten within ±22) and
 /// `strtod` otherwise. NaN and infinities (overflow) do not parse.
 public enum ValueParser {
@@ -78,7 +79,6 @@ public enum ValueParser {
             }
         }
         guard digitCount > 0 else { return nil }
-        let numberEnd0 = p
         var numberEnd = p
         if p < n, bytes[p] | 0x20 == 0x65 {  // e E
             var q = p + 1
@@ -101,7 +101,6 @@ public enum ValueParser {
                 numberEnd = q
             }
         }
-        _ = numberEnd0
         let unitsStart = p
         while p < n {
             let b = bytes[p]

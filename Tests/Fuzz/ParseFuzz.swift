@@ -34,11 +34,10 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     while let pair = scanner.next() {
         pairs += 1
         precondition(pair.key.count + (pair.value?.count ?? 0) <= size)
-        if let v = pair.value, let parsed = ValueParser.parse(v) {
-            precondition(parsed.value.isFinite)
-        }
+        if let v = pair.value { checkValue(v) }
     }
     precondition(pairs <= size)
+    checkValue(input)
     _ = RFC3339.parseMicros(input)
     var reader = FrameReader(input)
     while let m = reader.next() { precondition(m.count > 0 && m.count <= size) }
@@ -55,4 +54,13 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         }
     }
     return 0
+}
+
+/// A value that parses is finite and exactly what `Double(String)` makes of its number part.
+private func checkValue(_ v: UnsafeRawBufferPointer) {
+    guard let parsed = ValueParser.parse(v) else { return }
+    precondition(parsed.value.isFinite)
+    let number = String(decoding: UnsafeRawBufferPointer(rebasing: v[0..<(v.count - parsed.units.count)]), as: UTF8.self)
+    let reference = Double(number)
+    precondition(reference?.bitPattern == parsed.value.bitPattern, "\(number): \(parsed.value) != \(String(describing: reference))")
 }
