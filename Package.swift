@@ -61,4 +61,4 @@ let package = Package(
     ]
 )
 
-var swift5: [SwiftSetting] { [.swiftLanguageMode(.v5), .unsafeFlags(["-Ounchecked"], .when(configuration: .release))] }
+var swift5: [SwiftSetting] { [.swiftLanguageMode(.v5)] }
