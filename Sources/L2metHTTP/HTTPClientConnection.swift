@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 
 /// A small blocking HTTP/1.1 client over one keep-alive connection (reconnecting when the server closed
@@ -9,6 +10,8 @@ public final class HTTPClientConnection {
     private var fd: Int32 = -1
     private var buffer: [UInt8] = []
     private var start = 0
+    /// Requests answered on the current connection.
+    private var answered = 0
 
     /// Connects now; throws when the connection cannot be made within `timeout` seconds.
     public init(host: String, port: Int, timeout: Double) throws {
@@ -24,7 +27,20 @@ public final class HTTPClientConnection {
     /// `Content-Length` are added unless given.
     public func request(method: String, path: String, headers: [(String, String)] = [], body: [UInt8] = []) throws
         -> HTTPClientResponse {
+        do {
+            return try send(method: method, path: path, headers: headers, body: body)
+        } catch let error as StaleConnection {
+            // The server closed a reused keep-alive connection before reading the request: try once more, fresh.
+            _ = error
+            return try send(method: method, path: path, headers: headers, body: body)
+        }
+    }
+
+    private struct StaleConnection: Error {}
+
+    private func send(method: String, path: String, headers: [(String, String)], body: [UInt8]) throws -> HTTPClientResponse {
         if fd < 0 { try connect() }
+        let reused = answered > 0
         var head = "\(method) \(path) HTTP/1.1\r\n"
         let lowered = headers.map { $0.0.lowercased() }
         if !lowered.contains("host") { head += "Host: \(host):\(port)\r\n" }
@@ -35,11 +51,26 @@ public final class HTTPClientConnection {
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         head += "\r\n"
         do {
-            try sendAll(Array(head.utf8) + body)
+            do {
+                try sendAll(Array(head.utf8) + body)
+            } catch where reused {
+                close()
+                throw StaleConnection()
+            }
+            if reused {
+                // Nothing at all back from a reused connection: it was closed under us.
+                if buffer.count == start, try !fill() {
+                    close()
+                    throw StaleConnection()
+                }
+            }
             var response = try readResponse(method: method)
             while (100..<200).contains(response.status) { response = try readResponse(method: method) }
+            answered += 1
             if response.header("connection")?.lowercased().contains("close") == true { close() }
             return response
+        } catch let error as StaleConnection {
+            throw error
         } catch {
             close()
             throw error
@@ -90,6 +121,7 @@ public final class HTTPClientConnection {
         fd = -1
         buffer = []
         start = 0
+        answered = 0
     }
 
     /// True while a connection is open.
@@ -154,7 +186,7 @@ public final class HTTPClientConnection {
         try bytes.withUnsafeBytes { p in
             var sent = 0
             while sent < p.count {
-                let n = send(fd, p.baseAddress! + sent, p.count - sent, Int32(MSG_NOSIGNAL))
+                let n = Glibc.send(fd, p.baseAddress! + sent, p.count - sent, Int32(MSG_NOSIGNAL))
                 if n > 0 { sent += n; continue }
                 if n < 0 && errno == EINTR { continue }
                 if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { throw HTTPError("send timed out") }
@@ -174,6 +206,7 @@ public final class HTTPClientConnection {
             }
             if n == 0 { return false }
             if errno == EINTR { continue }
+            if errno == ECONNRESET { return false }
             if errno == EAGAIN || errno == EWOULDBLOCK { throw HTTPError("timed out waiting for the response") }
             throw HTTPError("receive failed: \(errnoText())")
         }

@@ -24,6 +24,8 @@ public final class HTTPServer: @unchecked Sendable {
         self.handler = handler
     }
 
+    deinit { stop(gracePeriod: 0) }
+
     /// The port actually listened on (the ephemeral one when configured with 0); valid after `start()`.
     public var boundPort: Int { lock.withLock { port } }
 

@@ -28,6 +28,7 @@ final class HTTPWorker {
     private let writeScratchSize = 64 * 1024
     private let writeScratch: UnsafeMutablePointer<UInt8>
     private var date = HTTPDate()
+    private var spareInflaters: [GzipInflater] = []
 
     private let requestTimeout: Int64
     private let idleTimeout: Int64
@@ -83,6 +84,7 @@ final class HTTPWorker {
             let n = Sys.epollWait(epollFD, events, Int32(maxEvents), timeout)
             now = monotonicNanos()
             if n < 0 && errno != EINTR { break }
+            var acceptPending = false
             var i = 0
             while i < Int(n) {
                 let ev = events + i * Sys.epollEventSize
@@ -90,7 +92,7 @@ final class HTTPWorker {
                 let fd = Int32(truncatingIfNeeded: ev.loadUnaligned(fromByteOffset: Sys.epollDataOffset, as: UInt64.self))
                 i += 1
                 if fd == listenFD {
-                    acceptConnections()
+                    acceptPending = true
                 } else if fd == wakeFD {
                     var value: UInt64 = 0
                     _ = read(wakeFD, &value, 8)
@@ -99,6 +101,9 @@ final class HTTPWorker {
                     handleEvent(c, flags)
                 }
             }
+            // Accept after the batch, so a descriptor closed in it and reused by accept4 cannot receive
+            // an event meant for its previous connection.
+            if acceptPending && listenFD >= 0 { acceptConnections() }
             if now >= nextSweep {
                 nextSweep = now + sweepInterval
                 sweep()
@@ -164,9 +169,17 @@ final class HTTPWorker {
         }
     }
 
+    /// Returns a connection's gzip decoder to the worker's small pool (zlib state is ~40 KB).
+    private func releaseInflater(_ c: HTTPConnection) {
+        guard let inflater = c.inflater else { return }
+        c.inflater = nil
+        if spareInflaters.count < 4 { spareInflaters.append(inflater) }
+    }
+
     private func closeConnection(_ c: HTTPConnection) {
         guard !c.closed else { return }
         c.closed = true
+        releaseInflater(c)
         close(c.fd)
         if Int(c.fd) < connections.count, connections[Int(c.fd)] === c { connections[Int(c.fd)] = nil }
         liveConnections -= 1
@@ -388,7 +401,7 @@ final class HTTPWorker {
         c.body = []
         c.wireBytes = 0
         if head.gzip {
-            if c.inflater == nil { c.inflater = GzipInflater() }
+            if c.inflater == nil { c.inflater = spareInflaters.popLast() ?? GzipInflater() }
             guard c.inflater!.reset() else {
                 reject(c, 500, "cannot start gzip decoding")
                 return false
@@ -403,7 +416,8 @@ final class HTTPWorker {
                 reject(c, 413, "the body is larger than \(configuration.maxBodyBytes) bytes")
                 return false
             }
-            if !head.gzip { c.body.reserveCapacity(length) }
+            // Memory follows the bytes that actually arrive, not what the client announces.
+            if !head.gzip { c.body.reserveCapacity(min(length, 64 * 1024)) }
             c.remaining = length
             c.phase = .identityBody
         } else {
@@ -470,6 +484,7 @@ final class HTTPWorker {
         let request = HTTPRequest(method: head.method, path: head.path, query: head.query, headers: head.headers, body: c.body)
         c.body = []
         c.head = RequestHead()
+        releaseInflater(c)
         let response = handler(request)
         // A stop may have been asked for while the handler ran: say so in this answer.
         let closing = head.wantsClose || stopping || stopLock.withLock({ requestedStopDeadline != nil })
@@ -498,7 +513,7 @@ final class HTTPWorker {
         observer?.requestCompleted(method: c.hasHead ? c.head.method : "", path: c.hasHead ? c.head.path : "",
                                    status: status, requestBytes: c.wireBytes)
         c.resetRequest()
-        c.inflater = nil
+        releaseInflater(c)
         c.closeMode = .linger
         emit(c, &out)
     }

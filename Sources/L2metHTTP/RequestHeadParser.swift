@@ -211,7 +211,8 @@ enum RequestHeadParser {
             return .failure(RequestRejection(400, "both Content-Length and Transfer-Encoding"))
         }
         if result.minorVersion == 0 {
-            if !result.sawKeepAlive { result.wantsClose = true }
+            // An HTTP/1.0 message with Transfer-Encoding has doubtful framing: close after it (RFC 9112 6.1).
+            if !result.sawKeepAlive || result.chunked { result.wantsClose = true }
             if result.expectContinue { result.expectContinue = false }
         }
         return .success(result)

@@ -124,7 +124,7 @@ final class HTTPServerMalformedTests: XCTestCase {
         var generator = SystemRandomNumberGenerator()
         let fragments = ["GET ", "POST ", "/", " HTTP/1.1", "\r\n", "\n", ":", "Content-Length: ", "Transfer-Encoding: chunked",
                          "Content-Encoding: gzip", "0", "5", "ff", ";", " ", "\u{0}", "hello", "\r\n\r\n", "Expect: 100-continue"]
-        for _ in 0..<150 {
+        for _ in 0..<(Int(ProcessInfo.processInfo.environment["HTTP_FUZZ_ITERATIONS"] ?? "") ?? 150) {
             var wire: [UInt8] = []
             for _ in 0..<Int.random(in: 1...30, using: &generator) {
                 if Bool.random(using: &generator) {
@@ -140,5 +140,28 @@ final class HTTPServerMalformedTests: XCTestCase {
         }
         let client = try HTTPClientConnection(host: "127.0.0.1", port: server.boundPort, timeout: 10)
         XCTAssertEqual(try client.request(method: "POST", path: "/", headers: [], body: Array("alive".utf8)).text, "alive")
+    }
+
+    func testLimitsAreInclusive() throws {
+        let server = try makeServer(configure: { $0.maxHeaderBytes = 1024; $0.maxBodyBytes = 1000 })
+        defer { server.stop(gracePeriod: 1) }
+        // A head of exactly 1024 bytes and a body of exactly 1000 bytes (identity, chunked and gzip) are fine.
+        var head = "POST /edge HTTP/1.1\r\nContent-Length: 1000\r\nX-Pad: "
+        head += String(repeating: "p", count: 1024 - head.utf8.count - 4) + "\r\n\r\n"
+        XCTAssertEqual(head.utf8.count, 1024)
+        let body = [UInt8](repeating: 66, count: 1000)
+        let socket = try RawSocket(port: server.boundPort)
+        socket.send(Array(head.utf8) + body)
+        XCTAssertEqual(socket.receiveResponses(1).first?.body, body)
+
+        let client = try HTTPClientConnection(host: "127.0.0.1", port: server.boundPort, timeout: 10)
+        XCTAssertEqual(try client.request(method: "POST", path: "/", headers: [("Transfer-Encoding", "chunked")],
+                                          body: chunked(body, size: 300)).body, body)
+        XCTAssertEqual(try client.request(method: "POST", path: "/", headers: [("Content-Encoding", "gzip")],
+                                          body: gzip(body)).body, body)
+        let over = try client.request(method: "POST", path: "/", headers: [("Content-Encoding", "gzip")],
+                                      body: gzip(body + [66]))
+        XCTAssertEqual(over.status, 413)
+        XCTAssertEqual(over.header("connection"), "close")
     }
 }

@@ -239,4 +239,43 @@ final class HTTPServerRequestTests: XCTestCase {
         XCTAssertNil(r.header("injected"))
         XCTAssertEqual(try client.request(method: "GET", path: "/", headers: [], body: []).text, "ok")
     }
+
+    func testRandomPipelinesInRandomPiecesAreParsedExactly() throws {
+        let server = try makeServer(workers: 1)
+        defer { server.stop(gracePeriod: 1) }
+        var rng = SystemRandomNumberGenerator()
+        for round in 0..<40 {
+            var wire: [UInt8] = []
+            var bodies: [[UInt8]] = []
+            for i in 0..<Int.random(in: 1...6, using: &rng) {
+                let body = (0..<Int.random(in: 0...3000, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                bodies.append(body)
+                let useGzip = Bool.random(using: &rng)
+                let payload = useGzip ? gzip(body) : body
+                var head = "POST /r\(round)/\(i) HTTP/1.1\r\nHost: x\r\n"
+                if useGzip { head += "Content-Encoding: gzip\r\n" }
+                if Bool.random(using: &rng) {
+                    head += "Transfer-Encoding: chunked\r\n\r\n"
+                    wire += Array(head.utf8) + chunked(payload, size: Int.random(in: 1...700, using: &rng),
+                                                       trailers: Bool.random(using: &rng))
+                } else {
+                    head += "Content-Length: \(payload.count)\r\n\r\n"
+                    wire += Array(head.utf8) + payload
+                }
+            }
+            let socket = try RawSocket(port: server.boundPort)
+            var offset = 0
+            while offset < wire.count {
+                let n = min(wire.count - offset, Int.random(in: 1...2000, using: &rng))
+                socket.send(Array(wire[offset..<(offset + n)]))
+                offset += n
+            }
+            let responses = socket.receiveResponses(bodies.count)
+            XCTAssertEqual(responses.count, bodies.count, "round \(round)")
+            for (i, r) in responses.enumerated() {
+                XCTAssertEqual(r.headers["x-echo-path"], "/r\(round)/\(i)")
+                XCTAssertEqual(r.body, bodies[i], "round \(round) request \(i)")
+            }
+        }
+    }
 }

@@ -5,8 +5,10 @@ func gzip(_ data: [UInt8], level: Int32 = 6) -> [UInt8] {
     let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
     stream.initialize(to: z_stream())
     defer { stream.deallocate() }
-    precondition(deflateInit2_(stream, level, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
-                               Int32(MemoryLayout<z_stream>.size)) == Z_OK)
+    // Not inside precondition(): release builds use -Ounchecked, which drops the condition entirely.
+    let initialized = deflateInit2_(stream, level, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
+                                    Int32(MemoryLayout<z_stream>.size))
+    if initialized != Z_OK { fatalError("deflateInit2_ failed: \(initialized)") }
     var out = [UInt8](repeating: 0, count: Int(deflateBound(stream, UInt(data.count))) + 64)
     var input = data
     let produced: Int = input.withUnsafeMutableBufferPointer { inp in
@@ -16,7 +18,7 @@ func gzip(_ data: [UInt8], level: Int32 = 6) -> [UInt8] {
             stream.pointee.next_out = o.baseAddress
             stream.pointee.avail_out = UInt32(o.count)
             let rc = deflate(stream, Z_FINISH)
-            precondition(rc == Z_STREAM_END)
+            if rc != Z_STREAM_END { fatalError("deflate failed: \(rc)") }
             return o.count - Int(stream.pointee.avail_out)
         }
     }
