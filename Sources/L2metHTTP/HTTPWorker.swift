@@ -279,6 +279,7 @@ final class HTTPWorker {
                     c.headScanFrom = 0
                     c.headLineStart = 0
                 }
+                if offset == count { return offset }
                 let window = UnsafeRawBufferPointer(rebasing: bytes[offset...])
                 var lineStart = c.headLineStart
                 guard let end = RequestHeadParser.findEnd(window, from: c.headScanFrom, lineStart: &lineStart) else {

@@ -10,12 +10,13 @@ final class HTTPServerLimitsTests: XCTestCase {
         defer { server.stop(gracePeriod: 1) }
         let slow = try RawSocket(port: server.boundPort, timeout: 20)
         let slowDone = DispatchSemaphore(value: 0)
-        let slowResult = RequestLog()  // reused as a box for the outcome
         final class Outcome: @unchecked Sendable { var bytes: [UInt8] = []; var closed = false; var sentAll = true }
         let outcome = Outcome()
         Thread.detachNewThread {
             let wire = Array("POST /slow HTTP/1.1\r\nContent-Length: 100\r\n\r\n".utf8)
             for b in wire {
+                // Stop trickling as soon as the server has said something (or hung up).
+                if slow.readable() { outcome.sentAll = false; break }
                 if !slow.send([b]) { outcome.sentAll = false; break }
                 Thread.sleep(forTimeInterval: 0.2)
             }
@@ -24,7 +25,6 @@ final class HTTPServerLimitsTests: XCTestCase {
             outcome.closed = closed
             slowDone.signal()
         }
-        _ = slowResult
         // While the slow one trickles, another client is answered.
         Thread.sleep(forTimeInterval: 0.3)
         let quick = try HTTPClientConnection(host: "127.0.0.1", port: server.boundPort, timeout: 10)
@@ -36,6 +36,7 @@ final class HTTPServerLimitsTests: XCTestCase {
         let response = ParsedResponse.parseAll(outcome.bytes).first
         XCTAssertEqual(response?.status, 408)
         XCTAssertEqual(response?.headers["connection"], "close")
+        XCTAssertTrue(outcome.closed)
     }
 
     func testIdleKeepAliveConnectionIsClosed() throws {

@@ -93,6 +93,12 @@ final class RawSocket {
     @discardableResult
     func send(_ text: String) -> Bool { send(Array(text.utf8)) }
 
+    /// True when a recv would not block (data or EOF waiting).
+    func readable() -> Bool {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, 0) == 1
+    }
+
     func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
 
     /// One recv: nil on EOF, reset or timeout.

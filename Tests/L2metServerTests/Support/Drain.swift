@@ -63,7 +63,7 @@ enum TestRedis {
         // redis://[:password@]host:port[/db] -> the same without the database, then /db.
         let schemeEnd = base.range(of: "://")!.upperBound
         let authority = base[schemeEnd...].prefix { $0 != "/" }
-        let url = base[..<schemeEnd] + authority + "/\(db)"
+        let url = String(base[..<schemeEnd]) + authority + "/\(db)"
         try cli(url, ["FLUSHDB"])
         return url
     }

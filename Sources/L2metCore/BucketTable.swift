@@ -1,0 +1,178 @@
+/// An open-addressing hash table of buckets looked up by bytes, so a measurement whose bucket
+/// exists costs no String and no allocation. The key's bytes (name, source, units) live in one
+/// arena and are compared bytewise; the rest of the key (drain context, kind, time) is stored
+/// inline. `BucketKey` Strings are made once, when a bucket first appears.
+final class BucketTable {
+    struct Entry {
+        var hash: UInt64
+        var time: Int64
+        var arenaOffset: Int
+        var context: Int32
+        var nameLength: UInt16
+        var sourceLength: UInt16
+        var unitsLength: UInt8
+        var kind: MetricKind
+    }
+
+    private(set) var entries: [Entry] = []
+    var data: [BucketData] = []
+    private(set) var keys: [BucketKey] = []
+
+    private var slots: UnsafeMutablePointer<Int32>
+    private var slotMask: Int
+    private var arena: UnsafeMutablePointer<UInt8>
+    private var arenaCapacity: Int
+    private var arenaUsed = 0
+
+    init() {
+        slotMask = 1023
+        slots = .allocate(capacity: slotMask + 1)
+        slots.initialize(repeating: -1, count: slotMask + 1)
+        arenaCapacity = 1 << 16
+        arena = .allocate(capacity: arenaCapacity)
+    }
+
+    deinit {
+        slots.deallocate()
+        arena.deallocate()
+    }
+
+    var count: Int { entries.count }
+
+    /// Forgets every bucket (keeps capacity).
+    func removeAll() {
+        slots.update(repeating: -1, count: slotMask + 1)
+        entries.removeAll(keepingCapacity: true)
+        data.removeAll(keepingCapacity: true)
+        keys.removeAll(keepingCapacity: true)
+        arenaUsed = 0
+    }
+
+    /// The index of the bucket for these bytes, or nil.
+    @inline(__always)
+    func find(hash: UInt64, context: Int32, kind: MetricKind, time: Int64,
+              name: UnsafePointer<UInt8>, nameLength: Int,
+              source: UnsafePointer<UInt8>, sourceLength: Int,
+              units: UnsafeRawBufferPointer) -> (found: Int?, slot: Int) {
+        var s = Int(truncatingIfNeeded: hash) & slotMask
+        while true {
+            let i = slots[s]
+            if i < 0 { return (nil, s) }
+            let e = entries[Int(i)]
+            if e.hash == hash, e.time == time, e.context == context, e.kind == kind,
+               Int(e.nameLength) == nameLength, Int(e.sourceLength) == sourceLength, Int(e.unitsLength) == units.count {
+                let a = arena + e.arenaOffset
+                if Self.same(a, name, nameLength), Self.same(a + nameLength, source, sourceLength),
+                   Self.same(a + nameLength + sourceLength, units) {
+                    return (Int(i), s)
+                }
+            }
+            s = (s + 1) & slotMask
+        }
+    }
+
+    @inline(__always)
+    static func same(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        var i = 0
+        while i + 8 <= n {
+            if UnsafeRawPointer(a + i).loadUnaligned(as: UInt64.self) != UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self) {
+                return false
+            }
+            i += 8
+        }
+        while i < n {
+            if a[i] != b[i] { return false }
+            i += 1
+        }
+        return true
+    }
+
+    @inline(__always)
+    static func same(_ a: UnsafePointer<UInt8>, _ b: UnsafeRawBufferPointer) -> Bool {
+        for i in 0..<b.count where a[i] != b[i] { return false }
+        return true
+    }
+
+    /// Adds a bucket in `slot` (from a failed `find`) and returns its index.
+    func insert(slot: Int, hash: UInt64, context: Int32, kind: MetricKind, time: Int64,
+                name: UnsafePointer<UInt8>, nameLength: Int,
+                source: UnsafePointer<UInt8>, sourceLength: Int,
+                units: UnsafeRawBufferPointer, key: BucketKey) -> Int {
+        let need = nameLength + sourceLength + units.count
+        if arenaUsed + need > arenaCapacity {
+            var newCapacity = arenaCapacity * 2
+            while arenaUsed + need > newCapacity { newCapacity *= 2 }
+            let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+            grown.update(from: arena, count: arenaUsed)
+            arena.deallocate()
+            arena = grown
+            arenaCapacity = newCapacity
+        }
+        let offset = arenaUsed
+        (arena + offset).update(from: name, count: nameLength)
+        (arena + offset + nameLength).update(from: source, count: sourceLength)
+        for i in 0..<units.count { arena[offset + nameLength + sourceLength + i] = units[i] }
+        arenaUsed += need
+        let index = entries.count
+        entries.append(Entry(hash: hash, time: time, arenaOffset: offset, context: context,
+                             nameLength: UInt16(nameLength), sourceLength: UInt16(sourceLength),
+                             unitsLength: UInt8(units.count), kind: kind))
+        data.append(BucketData(kind: kind))
+        keys.append(key)
+        slots[slot] = Int32(index)
+        if entries.count * 2 > slotMask + 1 { grow() }
+        return index
+    }
+
+    private func grow() {
+        let newMask = (slotMask + 1) * 2 - 1
+        slots.deallocate()
+        slots = .allocate(capacity: newMask + 1)
+        slots.initialize(repeating: -1, count: newMask + 1)
+        slotMask = newMask
+        for (i, e) in entries.enumerated() {
+            var s = Int(truncatingIfNeeded: e.hash) & slotMask
+            while slots[s] >= 0 { s = (s + 1) & slotMask }
+            slots[s] = Int32(i)
+        }
+    }
+}
+
+/// A fast 64-bit hash of bytes (multiply-rotate over 8-byte words), for the bucket table only.
+enum ByteHash {
+    static let multiplier: UInt64 = 0x9E37_79B9_7F4A_7C15
+
+    @inline(__always)
+    static func mix(_ h: UInt64, _ word: UInt64) -> UInt64 {
+        let x = (h ^ word) &* multiplier
+        return x ^ (x >> 29)
+    }
+
+    @inline(__always)
+    static func hash(_ p: UnsafePointer<UInt8>, _ n: Int, seed: UInt64) -> UInt64 {
+        var h = seed ^ UInt64(n)
+        var i = 0
+        let raw = UnsafeRawPointer(p)
+        while i + 8 <= n {
+            h = mix(h, raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            i += 8
+        }
+        if i < n {
+            var tail: UInt64 = 0
+            var shift: UInt64 = 0
+            while i < n {
+                tail |= UInt64(p[i]) << shift
+                shift += 8
+                i += 1
+            }
+            h = mix(h, tail)
+        }
+        return h
+    }
+
+    @inline(__always)
+    static func hash(_ b: UnsafeRawBufferPointer, seed: UInt64) -> UInt64 {
+        guard let base = b.baseAddress else { return mix(seed, 0x5555) }
+        return hash(base.assumingMemoryBound(to: UInt8.self), b.count, seed: seed)
+    }
+}

@@ -1,0 +1,14 @@
+/// Why a pair or a line was not taken into a bucket. The description (snake_case) is the
+/// `reason` label of `l2met_dropped_total`.
+public enum DropReason: String, CaseIterable, Hashable, Sendable, CustomStringConvertible {
+    /// The measurement's bucket is already closed under the deadline rule.
+    case late = "late"
+    /// A value that is not `[sign]digits[.digits][e[sign]digits][UNITS]`, or not finite.
+    case badValue = "bad_value"
+    /// A marker (`measure#`, `count#`, `sample#`, `measure.`) with nothing after it.
+    case emptyName = "empty_name"
+    /// A frame whose message is not an RFC5424 header (the whole line is dropped).
+    case badHeader = "bad_header"
+
+    public var description: String { rawValue }
+}

@@ -1,0 +1,56 @@
+/// Makes metric names and sources safe: every byte outside `A-Za-z0-9.:_-` becomes `_`, one `_` per
+/// UTF-8 character (continuation bytes of a character add nothing), and the result is at most
+/// `maxLength` bytes. The output is always ASCII.
+public enum NameSanitizer {
+    public static let maxLength = 255
+
+    @inline(__always)
+    static func isAllowed(_ b: UInt8) -> Bool {
+        let lower = b | 0x20
+        return (lower >= 0x61 && lower <= 0x7A) || (b >= 0x30 && b <= 0x3A) || b == 0x2E || b == 0x5F || b == 0x2D
+    }
+
+    /// Appends the sanitised `raw` at `out + count`, not going past `maxLength` bytes in all;
+    /// returns the new count.
+    @inline(__always)
+    static func append(_ raw: UnsafeRawBufferPointer, to out: UnsafeMutablePointer<UInt8>, count: Int) -> Int {
+        var c = count
+        var pendingContinuation = 0
+        for b in raw {
+            if c >= maxLength { break }
+            if isAllowed(b) {
+                out[c] = b
+                c += 1
+                pendingContinuation = 0
+            } else if b & 0xC0 == 0x80, pendingContinuation > 0 {
+                pendingContinuation -= 1
+            } else {
+                out[c] = 0x5F
+                c += 1
+                if b >= 0xF0 { pendingContinuation = 3 } else if b >= 0xE0 { pendingContinuation = 2 }
+                else if b >= 0xC0 { pendingContinuation = 1 } else { pendingContinuation = 0 }
+            }
+        }
+        return c
+    }
+
+    /// Appends `raw` as is (already safe), within `maxLength`.
+    @inline(__always)
+    static func appendRaw(_ raw: UnsafeRawBufferPointer, to out: UnsafeMutablePointer<UInt8>, count: Int) -> Int {
+        let k = min(raw.count, maxLength - count)
+        if k > 0, let base = raw.baseAddress {
+            (out + count).update(from: base.assumingMemoryBound(to: UInt8.self), count: k)
+        }
+        return count + max(0, k)
+    }
+
+    /// The sanitised form of `s` (for prefixes and tests).
+    public static func sanitize(_ s: String) -> String {
+        var bytes = Array(s.utf8)
+        let out = UnsafeMutablePointer<UInt8>.allocate(capacity: maxLength)
+        defer { out.deallocate() }
+        let n = bytes.withUnsafeMutableBytes { append(UnsafeRawBufferPointer($0), to: out, count: 0) }
+        bytes = Array(UnsafeBufferPointer(start: out, count: n))
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

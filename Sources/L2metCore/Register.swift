@@ -1,0 +1,215 @@
+/// The receiver's in-memory aggregation: drain bodies in (frames → RFC5424 header → logfmt →
+/// conventions), buckets out. Not thread-safe; the server wraps each register in a lock.
+///
+/// The per-line path allocates nothing when a line's buckets already exist: names and sources are
+/// sanitised into fixed scratch buffers and buckets are found by their bytes (`BucketTable`).
+public final class Register {
+    /// Lines whose bucket satisfies `now >= bucket time + deadline * resolution` are dropped (late).
+    public let deadline: Int
+    /// A timestamp more than this far ahead of the receive time is bucketed at the receive time.
+    public static let maxFutureMicros: Int64 = 60_000_000
+
+    private struct ContextKey: Hashable {
+        var token: String
+        var resolution: Int32
+    }
+
+    private let table = BucketTable()
+    private var contexts: [ContextKey: Int32] = [:]
+    private var heldBytes = 0
+    private var line = LineMetrics()
+
+    /// Sanitised names and sources are built here (at most 255 bytes each).
+    private let nameBuffer = UnsafeMutablePointer<UInt8>.allocate(capacity: 512)
+    private let sourceBuffer = UnsafeMutablePointer<UInt8>.allocate(capacity: 512)
+    private let unitsBuffer = UnsafeMutablePointer<UInt8>.allocate(capacity: 512)
+    /// The last TIMESTAMP field read and its value: lines of one body mostly share a timestamp.
+    private let cachedTimestampField = UnsafeMutablePointer<UInt8>.allocate(capacity: Register.cachedTimestampCapacity)
+    private var cachedTimestampLength = -1
+    private var cachedTimestamp: Int64?
+    private static let cachedTimestampCapacity = 64
+    /// Unescaped quoted values of one line (grown to the longest line seen).
+    private var scratch: UnsafeMutableRawPointer
+    private var scratchCapacity: Int
+
+    public init(deadline: Int) {
+        self.deadline = deadline
+        scratchCapacity = 1 << 14
+        scratch = .allocate(byteCount: scratchCapacity, alignment: 8)
+    }
+
+    deinit {
+        nameBuffer.deallocate()
+        sourceBuffer.deallocate()
+        unitsBuffer.deallocate()
+        cachedTimestampField.deallocate()
+        scratch.deallocate()
+    }
+
+    /// Buckets held.
+    public var bucketCount: Int { table.count }
+
+    /// Approximate bytes held by the buckets.
+    public var approximateBytes: Int { heldBytes }
+
+    /// Returns every bucket and empties the register.
+    public func takeAll() -> [(key: BucketKey, data: BucketData)] {
+        var out: [(key: BucketKey, data: BucketData)] = []
+        out.reserveCapacity(table.count)
+        for i in 0..<table.count { out.append((key: table.keys[i], data: table.data[i])) }
+        table.removeAll()
+        contexts.removeAll(keepingCapacity: true)
+        heldBytes = 0
+        return out
+    }
+
+    public func ingest(_ body: [UInt8], options: DrainOptions, nowMicros: Int64) -> IngestCounts {
+        body.withUnsafeBytes { ingest($0, options: options, nowMicros: nowMicros) }
+    }
+
+    public func ingest(_ body: UnsafeRawBufferPointer, options: DrainOptions, nowMicros: Int64) -> IngestCounts {
+        var counts = IngestCounts()
+        guard body.count > 0 else { return counts }
+        let resolution = Int64(max(1, options.resolution))
+        let contextKey = ContextKey(token: options.token, resolution: Int32(resolution))
+        let context: Int32
+        if let c = contexts[contextKey] {
+            context = c
+        } else {
+            context = Int32(contexts.count)
+            contexts[contextKey] = context
+        }
+        let contextSeed = ByteHash.mix(0x243F_6A88_85A3_08D3, UInt64(UInt32(bitPattern: context)))
+
+        // Per-request prefixes, sanitised once.
+        var prefixBytes: [UInt8] = []
+        if let prefix = options.prefix, !prefix.isEmpty {
+            prefixBytes = Array(NameSanitizer.sanitize(prefix).utf8)
+            prefixBytes.append(0x2E)
+        }
+        var sourcePrefixBytes: [UInt8] = []
+        if let sp = options.sourcePrefix, !sp.isEmpty {
+            sourcePrefixBytes = Array(NameSanitizer.sanitize(sp).utf8)
+        }
+        let nowSeconds = Self.floorDiv(nowMicros, 1_000_000)
+        let deadlineSpan = Int64(deadline) * resolution
+
+        prefixBytes.withUnsafeBytes { prefix in
+            sourcePrefixBytes.withUnsafeBytes { sourcePrefix in
+                var reader = FrameReader(body)
+                while let msg = reader.next() {
+                    counts.frames += 1
+                    guard let header = SyslogHeader.parse(msg, parseTimestamp: false) else {
+                        counts.drop(.badHeader)
+                        continue
+                    }
+                    counts.lines += 1
+                    let proc = header.procID
+                    let isRouter = proc.count == 6 && Conventions.equals(proc, "router")
+                    if header.text.count > scratchCapacity { growScratch(header.text.count) }
+                    Conventions.read(text: header.text, isRouter: isRouter, scratch: scratch, into: &line)
+                    counts.drop(.badValue, line.badValues)
+                    counts.drop(.emptyName, line.emptyNames)
+                    if line.metrics.isEmpty { continue }
+
+                    var timestamp = readTimestamp(header.timestampField) ?? nowMicros
+                    if timestamp > nowMicros &+ Self.maxFutureMicros { timestamp = nowMicros }
+                    let time = Self.floorDiv(Self.floorDiv(timestamp, 1_000_000), resolution) * resolution
+                    if nowSeconds >= time &+ deadlineSpan {
+                        counts.drop(.late, line.metrics.count)
+                        continue
+                    }
+
+                    // The line's source, sanitised and prefixed.
+                    var sourceLength = 0
+                    if sourcePrefix.count > 0 {
+                        sourceLength = NameSanitizer.appendRaw(sourcePrefix, to: sourceBuffer, count: 0)
+                        if let s = line.source, s.count > 0 {
+                            sourceBuffer[sourceLength] = 0x2E
+                            sourceLength = NameSanitizer.append(s, to: sourceBuffer, count: sourceLength + 1)
+                        }
+                    } else if let s = line.source {
+                        sourceLength = NameSanitizer.append(s, to: sourceBuffer, count: 0)
+                    }
+                    let lineSeed = ByteHash.mix(ByteHash.hash(sourceBuffer, sourceLength, seed: contextSeed),
+                                                UInt64(bitPattern: time))
+
+                    for m in line.metrics {
+                        var nameLength = NameSanitizer.appendRaw(prefix, to: nameBuffer, count: 0)
+                        nameLength = NameSanitizer.appendRaw(m.namePrefix, to: nameBuffer, count: nameLength)
+                        nameLength = NameSanitizer.append(m.name, to: nameBuffer, count: nameLength)
+                        var units = m.units
+                        if units.count > 0, !Self.isPlainUnits(units) {
+                            let n = NameSanitizer.append(units, to: unitsBuffer, count: 0)
+                            units = UnsafeRawBufferPointer(start: unitsBuffer, count: n)
+                        }
+                        var h = ByteHash.hash(nameBuffer, nameLength, seed: lineSeed)
+                        if units.count > 0 { h = ByteHash.hash(units, seed: h) }
+                        h = ByteHash.mix(h, UInt64(m.kind.rawValue))
+                        let (found, slot) = table.find(hash: h, context: context, kind: m.kind, time: time,
+                                                       name: nameBuffer, nameLength: nameLength,
+                                                       source: sourceBuffer, sourceLength: sourceLength, units: units)
+                        let index: Int
+                        if let found {
+                            index = found
+                        } else {
+                            let key = BucketKey(
+                                token: options.token,
+                                name: String(decoding: UnsafeBufferPointer(start: nameBuffer, count: nameLength), as: UTF8.self),
+                                source: String(decoding: UnsafeBufferPointer(start: sourceBuffer, count: sourceLength), as: UTF8.self),
+                                kind: m.kind,
+                                units: String(decoding: units, as: UTF8.self),
+                                resolution: Int32(resolution), time: time)
+                            index = table.insert(slot: slot, hash: h, context: context, kind: m.kind, time: time,
+                                                 name: nameBuffer, nameLength: nameLength,
+                                                 source: sourceBuffer, sourceLength: sourceLength, units: units, key: key)
+                            heldBytes += 160 + nameLength + sourceLength + units.count + options.token.utf8.count
+                        }
+                        table.data[index].add(m.value, timestamp: timestamp)
+                        if m.kind == .measurement { heldBytes += 8 }
+                        counts.measurements += 1
+                    }
+                }
+                counts.brokenFrames = reader.brokenFrames
+            }
+        }
+        return counts
+    }
+
+    private func growScratch(_ count: Int) {
+        scratch.deallocate()
+        scratchCapacity = count
+        scratch = .allocate(byteCount: scratchCapacity, alignment: 8)
+    }
+
+    /// The timestamp of a TIMESTAMP field, through a one-entry cache.
+    @inline(__always)
+    private func readTimestamp(_ field: UnsafeRawBufferPointer) -> Int64? {
+        if field.count == cachedTimestampLength, let base = field.baseAddress,
+           BucketTable.same(cachedTimestampField, base.assumingMemoryBound(to: UInt8.self), field.count) {
+            return cachedTimestamp
+        }
+        let value: Int64? = field.count == 1 && field[0] == 0x2D ? nil : RFC3339.parseMicros(field)
+        if field.count <= Self.cachedTimestampCapacity, let base = field.baseAddress {
+            cachedTimestampField.update(from: base.assumingMemoryBound(to: UInt8.self), count: field.count)
+            cachedTimestampLength = field.count
+            cachedTimestamp = value
+        }
+        return value
+    }
+
+    @inline(__always)
+    static func isPlainUnits(_ u: UnsafeRawBufferPointer) -> Bool {
+        for b in u {
+            let lower = b | 0x20
+            if !((lower >= 0x61 && lower <= 0x7A) || b == 0x25) { return false }
+        }
+        return u.count <= 255
+    }
+
+    @inline(__always)
+    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+        let q = a / b
+        return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
+    }
+}
