@@ -22,6 +22,7 @@ final class OutletWorker {
     private let stoppable: Bool
     private let librato: LibratoSink
     private let local: LocalSink
+    private let otlp: OTLPSink
     private var logger: Logger
     private var claimFailing = false
 
@@ -40,16 +41,17 @@ final class OutletWorker {
                                     abort: abort)
         librato = LibratoSink(client: client, defaultURL: c.libratoURL)
         local = LocalSink(output: c.localOutput)
+        otlp = OTLPSink(client: client, scopeVersion: OTLPSink.version(fromUserAgent: c.userAgent))
         logger = shared.logger
         logger[metadataKey: "worker"] = "\(index)"
     }
 
-    /// The sink for a destination kind; nil for kinds not supported yet (OTLP).
+    /// The sink for a destination kind; nil for a kind this outlet cannot deliver to (none at present).
     func sink(for destination: Destination) -> MetricSink? {
         switch destination {
         case .librato: return librato
         case .local: return local
-        case .otlp: return nil
+        case .otlp: return otlp
         }
     }
 
@@ -123,8 +125,8 @@ final class OutletWorker {
         for group in groups {
             guard let sink = sink(for: group.destination) else {
                 metrics.dropped(.unsupportedDestination).increment(by: group.buckets.count)
-                logger.error("dropping buckets: this outlet cannot deliver to this kind of destination yet", metadata: [
-                    "destination": "\(group.destination.loggableName)", "kind": "otlp", "buckets": "\(group.buckets.count)",
+                logger.error("dropping buckets: this outlet cannot deliver to this kind of destination", metadata: [
+                    "destination": "\(group.destination.loggableName)", "buckets": "\(group.buckets.count)",
                 ])
                 acknowledge(group.buckets.map(\.key))
                 continue

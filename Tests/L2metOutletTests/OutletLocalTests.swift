@@ -98,21 +98,6 @@ final class OutletLocalTests: XCTestCase {
         XCTAssertFalse(logs.text.contains(bad), "the token leaked: \(logs.text)")
     }
 
-    func testOTLPDestinationIsNotSupportedYet() throws {
-        let store = MemoryStore()
-        let logs = LogCapture()
-        let metrics = MetricsRegistry()
-        try Buckets.put(store, [(Buckets.key("a", .counter, token: "t"), Buckets.data(.counter, [1]))])
-        let outlet = Outlet(store: store, configuration: configuration(LogCapture().output),
-                            resolve: { _ in .otlp(url: "https://otlp.example/v1/metrics", headers: [("api-key", "hdr-secret-1")]) },
-                            metrics: metrics, logger: logs.logger)
-        outlet.drain(until: Date().addingTimeInterval(10))
-        XCTAssertEqual(try Buckets.remaining(store).count, 0)
-        XCTAssertEqual(value(metrics, "l2met_outlet_dropped_buckets_total", [("reason", "unsupported_destination")]), 1)
-        XCTAssertTrue(logs.text.contains("otlp"), logs.text)
-        XCTAssertFalse(logs.text.contains("hdr-secret-1"), logs.text)
-    }
-
     func testMetricsSeriesExistFromTheStart() {
         let metrics = MetricsRegistry()
         _ = Outlet(store: MemoryStore(), configuration: OutletConfiguration(), resolve: { _ in .local }, metrics: metrics,
