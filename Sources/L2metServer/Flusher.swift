@@ -15,6 +15,7 @@ final class Flusher: @unchecked Sendable {
     private let interval: Double
     private let deadline: Int
     private let memoryLimit: Int
+    private let flushBytes: Int
     private let logger: Logger
 
     /// Serialises flushes (the loop, and the last one at shutdown).
@@ -36,7 +37,8 @@ final class Flusher: @unchecked Sendable {
     private let heldBytes: Gauge
 
     init(registers: RegisterPool, store: Store, interval: Double, deadline: Int, memoryLimit: Int,
-         metrics: MetricsRegistry, logger: Logger) {
+         flushBytes: Int, metrics: MetricsRegistry, logger: Logger) {
+        self.flushBytes = flushBytes
         self.registers = registers
         self.store = store
         self.interval = interval
@@ -71,20 +73,31 @@ final class Flusher: @unchecked Sendable {
         t.start()
     }
 
+    /// Flushes every `interval`, and sooner when the registers hold `flushBytes` or more, so a
+    /// busy receiver's memory stays small; after a failure, waits with back-off instead.
     private func loop() {
+        var last = Date()
         while true {
+            let backoff = failures == 0 ? interval : min(30, interval * pow(2, Double(min(failures, 5))))
+            let next = last.addingTimeInterval(backoff)
             wake.lock()
             if !stopped {
-                let backoff = failures == 0 ? interval : min(30, interval * pow(2, Double(min(failures, 5))))
-                _ = wake.wait(until: Date(timeIntervalSinceNow: backoff))
+                _ = wake.wait(until: min(next, Date(timeIntervalSinceNow: Self.sizeCheckPeriod)))
             }
             let stop = stopped
             wake.unlock()
             if stop { break }
-            _ = flush()
+            let full = failures == 0 && registers.approximateBytes >= flushBytes
+            if full || Date() >= next {
+                _ = flush()
+                last = Date()
+            }
         }
         done.signal()
     }
+
+    /// How often the loop looks at the registers' size between flushes (seconds).
+    private static let sizeCheckPeriod = 0.05
 
     /// Takes everything from the registers and tries to write it, with whatever is pending, to
     /// the store. Returns true when nothing is left pending.

@@ -44,7 +44,7 @@ public final class Server: @unchecked Sendable {
         if c.runReceiver {
             let registers = RegisterPool(count: c.http.workers, deadline: c.deadline)
             let flusher = Flusher(registers: registers, store: store, interval: c.flushInterval, deadline: c.deadline,
-                                  memoryLimit: c.memoryLimitBytes, metrics: metrics,
+                                  memoryLimit: c.memoryLimitBytes, flushBytes: c.flushBytes, metrics: metrics,
                                   logger: logger.with("component", "flusher"))
             self.registers = registers
             self.flusher = flusher

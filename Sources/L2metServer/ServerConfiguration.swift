@@ -18,6 +18,9 @@ public struct ServerConfiguration: Sendable {
 
     /// How often the receiver moves its in-memory buckets to the store (seconds).
     public var flushInterval = 1.0
+    /// The receiver also flushes as soon as its registers hold this many bytes, which keeps its
+    /// memory small under heavy load.
+    public var flushBytes = 2 * 1024 * 1024
     /// A line whose bucket is older than `deadline` resolutions is dropped.
     public var deadline = 2
     /// Past this many bytes of buckets held in memory (store slow or down), drains get 503.

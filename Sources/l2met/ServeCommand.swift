@@ -22,6 +22,8 @@ struct Serve: ParsableCommand {
     @Flag(help: "Run only the outlet.") var outlet = false
 
     @Option(help: "Seconds between flushes of the receiver's buckets to the store.") var flushInterval = 1.0
+    @Option(help: "Bytes held by the receiver's buckets that trigger a flush before the interval ends.")
+    var flushBytes = 2 * 1024 * 1024
     @Option(help: "Resolutions after which a bucket takes no more lines.") var deadline = 2
     @Option(help: "Bytes of buckets held in memory before drains get 503.") var memoryLimit = 256 * 1024 * 1024
     @Option(help: "Partitions of the store's due index.") var partitions = 1
@@ -43,6 +45,8 @@ struct Serve: ParsableCommand {
         if receiver && outlet { throw ValidationError("--receiver and --outlet together are the default; give neither") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("unknown --log-level \(logLevel)") }
         if deadline < 1 { throw ValidationError("--deadline must be at least 1") }
+        if flushBytes < 1 { throw ValidationError("--flush-bytes must be at least 1") }
+        if flushInterval <= 0 { throw ValidationError("--flush-interval must be above 0") }
         if partitions < 1 { throw ValidationError("--partitions must be at least 1") }
     }
 
@@ -61,6 +65,7 @@ struct Serve: ParsableCommand {
         c.redisURL = redisURL ?? env["REDIS_URL"].flatMap { $0.isEmpty ? nil : $0 }
         c.libratoURL = libratoURL ?? env["LIBRATO_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? c.libratoURL
         c.flushInterval = flushInterval
+        c.flushBytes = flushBytes
         c.deadline = deadline
         c.memoryLimitBytes = memoryLimit
         c.partitions = partitions
