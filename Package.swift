@@ -51,13 +51,15 @@ let package = Package(
         .executableTarget(name: "l2met-bench", dependencies: ["L2metCore", "L2metCrypto", "L2metStore", "L2metOutlet", "L2metHTTP"],
                           swiftSettings: swift5),
 
+        // Helpers several test targets share: a fake Librato on a real HTTP server, free ports.
+        .target(name: "L2metTestSupport", dependencies: ["L2metHTTP"], path: "Tests/L2metTestSupport", swiftSettings: swift5),
         .testTarget(name: "L2metObservabilityTests", dependencies: ["L2metObservability"], swiftSettings: swift5),
         .testTarget(name: "L2metCoreTests", dependencies: ["L2metCore"], swiftSettings: swift5),
         .testTarget(name: "L2metCryptoTests", dependencies: ["L2metCrypto"], swiftSettings: swift5),
         .testTarget(name: "L2metHTTPTests", dependencies: ["L2metHTTP"], swiftSettings: swift5),
-        .testTarget(name: "L2metStoreTests", dependencies: ["L2metStore"], swiftSettings: swift5),
-        .testTarget(name: "L2metOutletTests", dependencies: ["L2metOutlet", "L2metHTTP"], swiftSettings: swift5),
-        .testTarget(name: "L2metServerTests", dependencies: ["L2metServer", "L2metHTTP", "L2metCrypto", "L2metStore", "L2metCore"], swiftSettings: swift5),
+        .testTarget(name: "L2metStoreTests", dependencies: ["L2metStore", "L2metCore", "L2metTestSupport"], swiftSettings: swift5),
+        .testTarget(name: "L2metOutletTests", dependencies: ["L2metOutlet", "L2metHTTP", "L2metTestSupport"], swiftSettings: swift5),
+        .testTarget(name: "L2metServerTests", dependencies: ["L2metServer", "L2metHTTP", "L2metCrypto", "L2metStore", "L2metCore", "L2metTestSupport"], swiftSettings: swift5),
     ]
 )
 

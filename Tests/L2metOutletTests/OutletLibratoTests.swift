@@ -1,4 +1,5 @@
 import Foundation
+import L2metTestSupport
 import L2metCore
 import L2metHTTP
 import L2metObservability

@@ -1,4 +1,5 @@
 import Foundation
+import L2metTestSupport
 import L2metCrypto
 import L2metHTTP
 import XCTest

@@ -1,4 +1,5 @@
 import Foundation
+import L2metTestSupport
 import XCTest
 
 /// scripts/setup with the Heroku CLI and git stubbed by fakes on PATH: argument checks, a fresh key,

@@ -1,4 +1,5 @@
 import Foundation
+import L2metTestSupport
 import XCTest
 
 /// Redis down: /health says so, drains are kept in memory (then refused past the bound), and when

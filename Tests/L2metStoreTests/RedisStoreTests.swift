@@ -1,4 +1,5 @@
 import Foundation
+import L2metTestSupport
 import L2metCore
 import XCTest
 @testable import L2metStore
