@@ -3,22 +3,10 @@ import L2metCore
 import XCTest
 
 /// OTLP data points, units, destination options and the JSON body, against values worked out by hand.
-final class OTLPPayloadTests: XCTestCase {
+final class OTLPPayloadTests: XCTestCase, BucketFixtures {
     let start: Int64 = 1_763_838_000
     let startNanos = "1763838000000000000"
     let endNanos = "1763838060000000000"
-
-    func bucket(_ kind: MetricKind, _ values: [Double], timestamps: [Int64]? = nil) -> BucketData {
-        var d = BucketData(kind: kind)
-        for (i, v) in values.enumerated() { d.add(v, timestamp: timestamps?[i] ?? Int64(i)) }
-        return d
-    }
-
-    func key(_ name: String, _ kind: MetricKind, source: String = "", units: String = "", time: Int64 = 1_763_838_000) -> BucketKey {
-        BucketKey(token: "tok", name: name, source: source, kind: kind, units: units, resolution: 60, time: time)
-    }
-
-    func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 
     func object(_ bytes: [UInt8], file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
         let value = try JSONSerialization.jsonObject(with: Data(bytes))

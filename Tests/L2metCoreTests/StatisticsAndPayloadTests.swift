@@ -3,20 +3,8 @@ import L2metCore
 import XCTest
 
 /// Statistics, Librato gauges and the JSON body, against values worked out by hand.
-final class StatisticsAndPayloadTests: XCTestCase {
+final class StatisticsAndPayloadTests: XCTestCase, BucketFixtures {
     // MARK: helpers
-
-    func bucket(_ kind: MetricKind, _ values: [Double], timestamps: [Int64]? = nil) -> BucketData {
-        var d = BucketData(kind: kind)
-        for (i, v) in values.enumerated() { d.add(v, timestamp: timestamps?[i] ?? Int64(i)) }
-        return d
-    }
-
-    func key(_ name: String, _ kind: MetricKind, source: String = "", units: String = "", time: Int64 = 1_763_838_000) -> BucketKey {
-        BucketKey(token: "tok", name: name, source: source, kind: kind, units: units, resolution: 60, time: time)
-    }
-
-    func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 
     /// A small deterministic generator, so the shuffle is the same on every run.
     struct SplitMix: RandomNumberGenerator {

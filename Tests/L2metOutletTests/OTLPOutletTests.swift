@@ -16,34 +16,8 @@ final class OTLPOutletTests: XCTestCase {
     let t0 = "1763838000000000000"
     let t1 = "1763838060000000000"
 
-    func configuration(libratoURL: String = "http://127.0.0.1:9/v1/metrics", maxAttempts: Int = 6) -> OutletConfiguration {
-        var c = OutletConfiguration()
-        c.workers = 2
-        c.pollInterval = 0.05
-        c.libratoURL = libratoURL
-        c.userAgent = "l2met/9.8.7"
-        c.maxAttempts = maxAttempts
-        c.backoffBase = 0.05
-        c.backoffCap = 0.2
-        c.connectTimeout = 2
-        c.requestTimeout = 5
-        return c
-    }
-
     func destination(_ collector: FakeLibrato, fragment: String? = nil) throws -> Destination {
         try Destination(plaintext: "otlp+http://127.0.0.1:\(collector.port)/v1/metrics#" + (fragment ?? "x-api-key=\(apiKey)"))
-    }
-
-    func outlet(_ store: Store, _ c: OutletConfiguration, _ metrics: MetricsRegistry, _ logs: LogCapture,
-                destinations: [String: Destination]) -> Outlet {
-        Outlet(store: store, configuration: c, resolve: { token in
-            guard let d = destinations[token] else { throw DestinationError.empty }
-            return d
-        }, metrics: metrics, logger: logs.logger)
-    }
-
-    func counter(_ metrics: MetricsRegistry, _ name: String, _ labels: [(String, String)] = []) -> Double {
-        metrics.counter(name, "", labels: labels).value
     }
 
     func knownBuckets(token: String) -> [(key: BucketKey, data: BucketData)] {
@@ -82,7 +56,7 @@ final class OTLPOutletTests: XCTestCase {
         let metrics = MetricsRegistry()
         let logs = LogCapture()
         try Buckets.put(store, knownBuckets(token: otlpToken))
-        let o = outlet(store, configuration(), metrics, logs, destinations: [otlpToken: try destination(collector)])
+        let o = makeOutlet(store, outletConfiguration(), metrics, logs, destinations: [otlpToken: try destination(collector)])
         o.start()
         XCTAssertTrue(collector.wait { _ in self.points(collector).count >= 5 }, "data points did not arrive: \(logs.text)")
         Thread.sleep(forTimeInterval: 0.2)
@@ -113,7 +87,7 @@ final class OTLPOutletTests: XCTestCase {
         let store = MemoryStore()
         try Buckets.put(store, knownBuckets(token: otlpToken))
         let d = try destination(collector, fragment: "x-api-key=\(apiKey)&service.name=shop")
-        outlet(store, configuration(), MetricsRegistry(), LogCapture(), destinations: [otlpToken: d])
+        makeOutlet(store, outletConfiguration(), MetricsRegistry(), LogCapture(), destinations: [otlpToken: d])
             .drain(until: Date().addingTimeInterval(20))
         XCTAssertEqual(collector.requests.count, 1)
         let r = try XCTUnwrap(collector.requests.first)
@@ -132,7 +106,7 @@ final class OTLPOutletTests: XCTestCase {
         let store = MemoryStore()
         let metrics = MetricsRegistry()
         try Buckets.put(store, knownBuckets(token: otlpToken))
-        outlet(store, configuration(), metrics, LogCapture(), destinations: [otlpToken: try destination(collector)])
+        makeOutlet(store, outletConfiguration(), metrics, LogCapture(), destinations: [otlpToken: try destination(collector)])
             .drain(until: Date().addingTimeInterval(20))
         let r = collector.requests
         XCTAssertEqual(r.map(\.status), [503, 200])
@@ -156,7 +130,7 @@ final class OTLPOutletTests: XCTestCase {
         let logs = LogCapture()
         try Buckets.put(store, knownBuckets(token: otlpToken))
         let d = try destination(collector, fragment: "x-api-key=\(secret)")
-        let o = outlet(store, configuration(), metrics, logs, destinations: [otlpToken: d])
+        let o = makeOutlet(store, outletConfiguration(), metrics, logs, destinations: [otlpToken: d])
         o.start()
         XCTAssertTrue(logs.wait { $0.contains("refused") }, logs.text)
         Thread.sleep(forTimeInterval: 0.3)  // no retry may come
@@ -185,7 +159,7 @@ final class OTLPOutletTests: XCTestCase {
         try Buckets.put(store, knownBuckets(token: otlpToken) + [
             (Buckets.key("signups", .counter, token: libratoDrainToken, units: "req"), Buckets.data(.counter, [1, 1, 2.5])),
         ])
-        outlet(store, configuration(libratoURL: librato.url), MetricsRegistry(), LogCapture(),
+        makeOutlet(store, outletConfiguration(libratoURL: librato.url), MetricsRegistry(), LogCapture(),
                destinations: [otlpToken: try destination(collector), libratoDrainToken: librato1])
             .drain(until: Date().addingTimeInterval(20))
         XCTAssertEqual(librato.requests.map { String(decoding: $0.body, as: UTF8.self) }, [
@@ -206,9 +180,9 @@ final class OTLPOutletTests: XCTestCase {
         try Buckets.put(store, (0..<2500).map {
             (Buckets.key("c", .counter, token: otlpToken, source: "s\($0)"), Buckets.data(.counter, [Double($0)]))
         })
-        var c = configuration()
+        var c = outletConfiguration()
         c.claimLimit = 5000
-        outlet(store, c, metrics, LogCapture(), destinations: [otlpToken: try destination(collector)])
+        makeOutlet(store, c, metrics, LogCapture(), destinations: [otlpToken: try destination(collector)])
             .drain(until: Date().addingTimeInterval(30))
         XCTAssertEqual(collector.requests.map { OTLPBody.parse($0.body)?.points.count ?? -1 }, [1000, 1000, 500])
         XCTAssertEqual(OTLPPayload.maxDataPointsPerRequest, 1000)
@@ -222,7 +196,7 @@ final class OTLPOutletTests: XCTestCase {
         defer { collector.stop() }
         let store = MemoryStore()
         try Buckets.put(store, [(Buckets.key("s", .sample, token: otlpToken), Buckets.data(.sample, [.nan]))])
-        outlet(store, configuration(), MetricsRegistry(), LogCapture(), destinations: [otlpToken: try destination(collector)])
+        makeOutlet(store, outletConfiguration(), MetricsRegistry(), LogCapture(), destinations: [otlpToken: try destination(collector)])
             .drain(until: Date().addingTimeInterval(10))
         XCTAssertEqual(collector.requests.count, 0)
         XCTAssertEqual(try Buckets.remaining(store).count, 0)

@@ -13,31 +13,11 @@ final class OutletLibratoTests: XCTestCase {
     let libratoToken = "librato-token-5b1d7e"
     let bucketToken = "gAAAAAB-drain-token-a"
 
-    func configuration(_ librato: FakeLibrato, maxAttempts: Int = 6) -> OutletConfiguration {
-        var c = OutletConfiguration()
-        c.workers = 2
-        c.pollInterval = 0.05
-        c.libratoURL = librato.url
-        c.userAgent = "l2met-test/1.0"
-        c.maxAttempts = maxAttempts
-        c.backoffBase = 0.05
-        c.backoffCap = 0.2
-        c.connectTimeout = 2
-        c.requestTimeout = 5
-        return c
-    }
-
+    /// An outlet whose bucket token resolves to the test's Librato credentials unless told otherwise.
     func outlet(_ store: Store, _ c: OutletConfiguration, _ metrics: MetricsRegistry, _ logs: LogCapture,
                 destinations: [String: Destination]? = nil) -> Outlet {
-        let map = destinations ?? [bucketToken: .librato(user: user, token: libratoToken, url: nil)]
-        return Outlet(store: store, configuration: c, resolve: { token in
-            guard let d = map[token] else { throw DestinationError.empty }
-            return d
-        }, metrics: metrics, logger: logs.logger)
-    }
-
-    func counter(_ metrics: MetricsRegistry, _ name: String, _ labels: [(String, String)] = []) -> Double {
-        metrics.counter(name, "", labels: labels).value
+        makeOutlet(store, c, metrics, logs,
+                   destinations: destinations ?? [bucketToken: .librato(user: user, token: libratoToken, url: nil)])
     }
 
     /// A gauge as one comparable line: its fields sorted.
@@ -64,7 +44,7 @@ final class OutletLibratoTests: XCTestCase {
         let metrics = MetricsRegistry()
         let logs = LogCapture()
         try Buckets.put(store, knownBuckets(token: bucketToken))
-        let o = outlet(store, configuration(librato), metrics, logs)
+        let o = outlet(store, outletConfiguration(libratoURL: librato.url), metrics, logs)
         o.start()
         XCTAssertTrue(librato.wait { _ in librato.gauges.count >= 6 }, "gauges did not arrive: \(logs.text)")
         Thread.sleep(forTimeInterval: 0.2)
@@ -87,7 +67,7 @@ final class OutletLibratoTests: XCTestCase {
         for r in librato.requests {
             XCTAssertEqual(r.header("authorization"), "Basic " + Data("\(user):\(libratoToken)".utf8).base64EncodedString())
             XCTAssertEqual(r.header("content-type"), "application/json")
-            XCTAssertEqual(r.header("user-agent"), "l2met-test/1.0")
+            XCTAssertEqual(r.header("user-agent"), Self.testUserAgent)
         }
         XCTAssertEqual(try Buckets.remaining(store).count, 0)
         XCTAssertEqual(counter(metrics, "l2met_outlet_gauges_posted_total"), 6)
@@ -101,7 +81,7 @@ final class OutletLibratoTests: XCTestCase {
         defer { librato.stop() }
         let store = MemoryStore()
         try Buckets.put(store, [(Buckets.key("signups", .counter, token: bucketToken, units: "req"), Buckets.data(.counter, [1, 1, 2.5]))])
-        outlet(store, configuration(librato), MetricsRegistry(), LogCapture()).drain(until: Date().addingTimeInterval(20))
+        outlet(store, outletConfiguration(libratoURL: librato.url), MetricsRegistry(), LogCapture()).drain(until: Date().addingTimeInterval(20))
         XCTAssertEqual(librato.requests.map { String(decoding: $0.body, as: UTF8.self) }, [
             "{\"gauges\":[{\"name\":\"signups\",\"measure_time\":1763838000,\"value\":4.5,\"attributes\":{\"display_units_long\":\"req\"}}]}",
         ])
@@ -116,7 +96,7 @@ final class OutletLibratoTests: XCTestCase {
         try Buckets.put(store, (0..<100).map {
             (Buckets.key("m\($0)", .measurement, token: bucketToken), Buckets.data(.measurement, [Double($0)]))
         })
-        outlet(store, configuration(librato), metrics, LogCapture()).drain(until: Date().addingTimeInterval(20))
+        outlet(store, outletConfiguration(libratoURL: librato.url), metrics, LogCapture()).drain(until: Date().addingTimeInterval(20))
         let counts = librato.requests.map(\.gauges.count)
         XCTAssertEqual(counts.sorted(), [100, 300])
         XCTAssertTrue(counts.allSatisfy { $0 <= LibratoPayload.maxGaugesPerRequest })
@@ -136,7 +116,7 @@ final class OutletLibratoTests: XCTestCase {
             (Buckets.key("y", .counter, token: "tok-b"), Buckets.data(.counter, [2])),
             (Buckets.key("z", .counter, token: "tok-a2"), Buckets.data(.counter, [3])),
         ])
-        outlet(store, configuration(librato), MetricsRegistry(), LogCapture(),
+        outlet(store, outletConfiguration(libratoURL: librato.url), MetricsRegistry(), LogCapture(),
                destinations: ["tok-a": a, "tok-b": b, "tok-a2": a]).drain(until: Date().addingTimeInterval(20))
         let byAuth = Dictionary(grouping: librato.requests) { $0.header("authorization") ?? "" }
         let alice = "Basic " + Data("alice@example.com:alice-token".utf8).base64EncodedString()
@@ -155,7 +135,7 @@ final class OutletLibratoTests: XCTestCase {
         let metrics = MetricsRegistry()
         let logs = LogCapture()
         try Buckets.put(store, knownBuckets(token: bucketToken))
-        let o = outlet(store, configuration(librato), metrics, logs)
+        let o = outlet(store, outletConfiguration(libratoURL: librato.url), metrics, logs)
         o.start()
         XCTAssertTrue(librato.wait { $0.contains { $0.status == 200 } }, "\(librato.requests.map(\.status)) \(logs.text)")
         Thread.sleep(forTimeInterval: 0.3)  // nothing more may come
@@ -179,7 +159,7 @@ final class OutletLibratoTests: XCTestCase {
         let store = MemoryStore()
         let metrics = MetricsRegistry()
         try Buckets.put(store, knownBuckets(token: bucketToken))
-        outlet(store, configuration(librato), metrics, LogCapture()).drain(until: Date().addingTimeInterval(20))
+        outlet(store, outletConfiguration(libratoURL: librato.url), metrics, LogCapture()).drain(until: Date().addingTimeInterval(20))
         let r = librato.requests
         XCTAssertEqual(r.map(\.status), [429, 200])
         XCTAssertGreaterThanOrEqual(r[1].at.timeIntervalSince(r[0].at), 0.9, "Retry-After: 1 was not honoured")
@@ -197,7 +177,7 @@ final class OutletLibratoTests: XCTestCase {
         let metrics = MetricsRegistry()
         let logs = LogCapture()
         try Buckets.put(store, knownBuckets(token: bucketToken))
-        let o = outlet(store, configuration(librato), metrics, logs)
+        let o = outlet(store, outletConfiguration(libratoURL: librato.url), metrics, logs)
         o.start()
         XCTAssertTrue(logs.wait { $0.contains("refused") }, logs.text)
         Thread.sleep(forTimeInterval: 0.3)  // no retry may come
@@ -222,7 +202,7 @@ final class OutletLibratoTests: XCTestCase {
         let metrics = MetricsRegistry()
         let logs = LogCapture()
         try Buckets.put(store, knownBuckets(token: bucketToken))
-        let o = outlet(store, configuration(librato, maxAttempts: 3), metrics, logs)
+        let o = outlet(store, outletConfiguration(libratoURL: librato.url, maxAttempts: 3), metrics, logs)
         o.start()
         XCTAssertTrue(logs.wait { $0.contains("giving up") }, logs.text)
         Thread.sleep(forTimeInterval: 0.3)
@@ -269,7 +249,7 @@ final class OutletLibratoTests: XCTestCase {
         defer { librato.stop() }
         let store = MemoryStore()
         try Buckets.put(store, knownBuckets(token: bucketToken))
-        var c = configuration(librato, maxAttempts: 1000)
+        var c = outletConfiguration(libratoURL: librato.url, maxAttempts: 1000)
         c.backoffBase = 5
         c.backoffCap = 5
         let o = outlet(store, c, MetricsRegistry(), LogCapture())
@@ -321,7 +301,7 @@ final class OutletLibratoTests: XCTestCase {
         let logs = LogCapture()
         let metrics = MetricsRegistry()
         try Buckets.put(store, knownBuckets(token: bucketToken))
-        var c = configuration(librato, maxAttempts: 1000)
+        var c = outletConfiguration(libratoURL: librato.url, maxAttempts: 1000)
         c.workers = 1
         c.lease = 3
         let o = outlet(store, c, metrics, logs)
@@ -337,7 +317,7 @@ final class OutletLibratoTests: XCTestCase {
         defer { librato.stop() }
         let store = MemoryStore(partitions: 4)
         try Buckets.put(store, knownBuckets(token: bucketToken), dueAt: WallClock.seconds() + 3600)
-        let o = outlet(store, configuration(librato), MetricsRegistry(), LogCapture())
+        let o = outlet(store, outletConfiguration(libratoURL: librato.url), MetricsRegistry(), LogCapture())
         o.start()
         Thread.sleep(forTimeInterval: 0.2)
         o.stop()
