@@ -33,7 +33,7 @@ let package = Package(
         // HTTP/1.1 server on POSIX sockets (with gzip via zlib).
         .target(name: "L2metHTTP", dependencies: ["CZlib"], swiftSettings: swift5),
         // Stores: in-memory and Redis (hiredis).
-        .target(name: "L2metStore", dependencies: ["L2metCore", "L2metObservability", "CHiredis"], swiftSettings: swift5),
+        .target(name: "L2metStore", dependencies: ["L2metCore", "L2metObservability", "CHiredis", "COpenSSL"], swiftSettings: swift5),
         // Outlets: statistics to destinations (Librato, local sink) over libcurl.
         .target(name: "L2metOutlet",
                 dependencies: ["L2metCore", "L2metStore", "L2metCrypto", "L2metObservability", "CCurlShim",

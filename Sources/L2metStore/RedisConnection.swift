@@ -15,11 +15,21 @@ final class RedisConnection {
     private let endpoint: String
     private(set) var broken = false
 
-    /// Connects, then AUTH and SELECT as `url` says. Throws `StoreError.unavailable`; messages name
-    /// the host and port, never the password.
-    init(url: RedisURL, connectTimeout: Double, commandTimeout: Double) throws {
+    /// Connects (for `rediss://` through a `RedisTLSTunnel`, with `tls` or a context made for this
+    /// connection alone), then AUTH and SELECT as `url` says. Throws `StoreError.unavailable`;
+    /// messages name the host and port, never the password.
+    init(url: RedisURL, connectTimeout: Double, commandTimeout: Double, tls: RedisTLSContext? = nil) throws {
         endpoint = "\(url.host):\(url.port)"
-        guard let ctx = redisConnectWithTimeout(url.host, Int32(url.port), Self.timeval(connectTimeout)) else {
+        let connected: UnsafeMutablePointer<redisContext>?
+        if url.tls {
+            let context = try tls ?? RedisTLSContext(verifyCertificate: url.verifyCertificate)
+            let fd = try RedisTLSTunnel.open(host: url.host, port: url.port, tls: context, timeout: connectTimeout)
+            connected = redisConnectFd(fd)
+            if connected == nil { close(fd) }
+        } else {
+            connected = redisConnectWithTimeout(url.host, Int32(url.port), Self.timeval(connectTimeout))
+        }
+        guard let ctx = connected else {
             throw StoreError.unavailable("redis \(endpoint): cannot allocate a connection")
         }
         if ctx.pointee.err != 0 {
@@ -29,7 +39,8 @@ final class RedisConnection {
         }
         context = ctx
         _ = redisSetTimeout(ctx, Self.timeval(commandTimeout))
-        _ = redisEnableKeepAlive(ctx)
+        // A tunnel's end is a Unix socket (TCP options would fail); the tunnel sets keep-alive on its TCP socket.
+        if !url.tls { _ = redisEnableKeepAlive(ctx) }
         do {
             try authenticate(url)
             if url.database != 0 {

@@ -10,6 +10,8 @@ final class RedisConnectionPool: @unchecked Sendable {
     private let connectTimeout: Double
     private let commandTimeout: Double
     private let maxBackoff: Double
+    /// The TLS settings every connection of a `rediss://` pool shares (nil for `redis://`).
+    private let tls: RedisTLSContext?
 
     private let condition = NSCondition()
     private var idle: [RedisConnection] = []
@@ -18,7 +20,9 @@ final class RedisConnectionPool: @unchecked Sendable {
     private var retryAt = Date.distantPast
     private var lastConnectError = ""
 
-    init(url: RedisURL, size: Int, connectTimeout: Double, commandTimeout: Double, maxBackoff: Double = 1.0) {
+    init(url: RedisURL, size: Int, connectTimeout: Double, commandTimeout: Double, maxBackoff: Double = 1.0,
+         tls: RedisTLSContext? = nil) {
+        self.tls = tls
         self.url = url
         self.size = max(1, size)
         self.connectTimeout = connectTimeout
@@ -65,7 +69,7 @@ final class RedisConnectionPool: @unchecked Sendable {
         open += 1
         condition.unlock()
         do {
-            let c = try RedisConnection(url: url, connectTimeout: connectTimeout, commandTimeout: commandTimeout)
+            let c = try RedisConnection(url: url, connectTimeout: connectTimeout, commandTimeout: commandTimeout, tls: tls)
             condition.lock()
             backoff = 0
             retryAt = .distantPast

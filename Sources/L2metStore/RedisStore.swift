@@ -28,7 +28,8 @@ public final class RedisStore: Store, @unchecked Sendable {
     private var corrupt = 0
 
     /// Parses `url` (no connection is made yet: the first call connects). Throws `RedisURLError`
-    /// for a malformed URL or `rediss://`.
+    /// for a malformed URL. `rediss://` connects through in-process TLS tunnels (`RedisTLSTunnel`),
+    /// each torn down with its connection; `connectTimeout` bounds the TCP connect and TLS handshake.
     public init(url: String, partitions: Int = 1, prefix: String = "l2met", poolSize: Int = 4,
                 connectTimeout: Double = 2, commandTimeout: Double = 10, bucketTTL: Int64 = 86_400,
                 appendChunk: Int = 1000, lostReplyRetryWindow: Double = 5) throws {
@@ -38,8 +39,9 @@ public final class RedisStore: Store, @unchecked Sendable {
         self.bucketTTL = bucketTTL
         self.appendChunk = max(1, appendChunk)
         self.lostReplyRetryWindow = lostReplyRetryWindow
+        let tls = self.url.tls ? try RedisTLSContext(verifyCertificate: self.url.verifyCertificate) : nil
         pool = RedisConnectionPool(url: self.url, size: poolSize, connectTimeout: connectTimeout,
-                                   commandTimeout: commandTimeout)
+                                   commandTimeout: commandTimeout, tls: tls)
     }
 
     /// Claimed buckets whose key or data could not be decoded (written by something else); they are deleted.

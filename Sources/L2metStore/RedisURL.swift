@@ -1,7 +1,8 @@
-/// A parsed `redis://[[user]:password@]host[:port][/db]` URL.
+/// A parsed `redis://[[user]:password@]host[:port][/db]` or `rediss://…` (TLS) URL.
 ///
-/// `rediss://` (TLS) is refused: the hiredis this is built on (0.14) has no TLS support.
-/// `description` never shows the password.
+/// `rediss://` goes through `RedisTLSTunnel` (hiredis 0.14 has no TLS of its own). The server
+/// certificate is not verified unless the URL says `?ssl_cert_reqs=required` (Heroku's Redis uses
+/// self-signed certificates). `description` never shows the password.
 public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: Int
@@ -9,27 +10,42 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public var user: String?
     public var password: String?
     public var database: Int
+    /// `rediss://`: the connection is TLS (1.2 or later).
+    public var tls: Bool
+    /// `?ssl_cert_reqs=required`: verify the server's certificate chain against the system CA store
+    /// and its name against `host`. Off by default (`none`), as Heroku tells clients to do.
+    public var verifyCertificate: Bool
 
     public init(host: String = "127.0.0.1", port: Int = 6379, user: String? = nil, password: String? = nil,
-                database: Int = 0) {
+                database: Int = 0, tls: Bool = false, verifyCertificate: Bool = false) {
         self.host = host
         self.port = port
         self.user = user
         self.password = password
         self.database = database
+        self.tls = tls
+        self.verifyCertificate = verifyCertificate
     }
 
     /// Parses `text`; throws `RedisURLError` (whose text never contains the password).
     public init(parsing text: String) throws {
         guard let schemeEnd = text.range(of: "://") else { throw RedisURLError.notAURL }
         let scheme = text[..<schemeEnd.lowerBound].lowercased()
+        let tls: Bool
         switch scheme {
-        case "redis": break
-        case "rediss": throw RedisURLError.tlsUnsupported
+        case "redis": tls = false
+        case "rediss": tls = true
         default: throw RedisURLError.unsupportedScheme(String(scheme))
         }
         var rest = Substring(text[schemeEnd.upperBound...])
-        if let q = rest.firstIndex(where: { $0 == "?" || $0 == "#" }) { rest = rest[..<q] }
+        var query: Substring = ""
+        if let fragment = rest.firstIndex(of: "#") { rest = rest[..<fragment] }
+        // The query starts at the first "?" after the last "@" (a password may contain "?").
+        let queryFrom = rest.lastIndex(of: "@") ?? rest.startIndex
+        if let q = rest[queryFrom...].firstIndex(of: "?") {
+            query = rest[rest.index(after: q)...]
+            rest = rest[..<q]
+        }
         var path: Substring = ""
         // The authority ends at the first "/" after the last "@" (a password may contain "/").
         let authorityStart = rest.lastIndex(of: "@").map { rest.index(after: $0) } ?? rest.startIndex
@@ -38,7 +54,17 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             rest = rest[..<slash]
         }
         var hostPort = rest
-        self.init()
+        self.init(tls: tls)
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts[0].lowercased() == "ssl_cert_reqs" else { continue }  // other options: ignored
+            let value = parts.count > 1 ? parts[1].lowercased() : ""
+            switch value {
+            case "none", "cert_none": verifyCertificate = false
+            case "required", "cert_required": verifyCertificate = true
+            default: throw RedisURLError.badCertificateRequirement(String(value))
+            }
+        }
         if let at = rest.lastIndex(of: "@") {
             let userInfo = rest[..<at]
             hostPort = rest[rest.index(after: at)...]
@@ -86,7 +112,8 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         var auth = ""
         if user != nil || password != nil { auth = "\(user ?? ""):***@" }
         let h = host.contains(":") ? "[\(host)]" : host
-        return "redis://\(auth)\(h):\(port)/\(database)"
+        let options = tls && verifyCertificate ? "?ssl_cert_reqs=required" : ""
+        return "\(tls ? "rediss" : "redis")://\(auth)\(h):\(port)/\(database)\(options)"
     }
 
     private static func percentDecoded(_ s: Substring, field: String) throws -> String {
@@ -120,7 +147,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
 public enum RedisURLError: Error, Equatable, CustomStringConvertible {
     case notAURL
     case unsupportedScheme(String)
-    case tlsUnsupported
+    case badCertificateRequirement(String)
     case badHost
     case badPort(String)
     case badDatabase(String)
@@ -128,11 +155,10 @@ public enum RedisURLError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .notAURL: return "Redis URL must look like redis://[:password@]host:port[/db]"
-        case .unsupportedScheme(let s): return "Redis URL scheme \"\(s)\" is not supported; use redis://"
-        case .tlsUnsupported:
-            return "rediss:// (TLS) is not supported: this build's hiredis (0.14) has no TLS; "
-                + "use redis:// (through a TLS tunnel such as stunnel if the link needs encryption)"
+        case .notAURL: return "Redis URL must look like redis://[:password@]host:port[/db] (or rediss:// for TLS)"
+        case .unsupportedScheme(let s): return "Redis URL scheme \"\(s)\" is not supported; use redis:// or rediss://"
+        case .badCertificateRequirement(let v):
+            return "Redis URL ssl_cert_reqs \"\(v)\" is not understood; use none (the default) or required"
         case .badHost: return "Redis URL has a malformed host"
         case .badPort(let p): return "Redis URL port \"\(p)\" is not a number in 1...65535"
         case .badDatabase(let d): return "Redis URL database \"\(d)\" is not a number >= 0"
