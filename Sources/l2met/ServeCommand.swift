@@ -24,7 +24,11 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds between flushes of the receiver's buckets to the store.") var flushInterval = 1.0
     @Option(help: "Bytes held by the receiver's buckets that trigger a flush before the interval ends.")
     var flushBytes = 2 * 1024 * 1024
-    @Option(help: "Resolutions after which a bucket takes no more lines.") var deadline = 2
+    @Option(help: """
+        Resolutions after which a bucket takes no more lines (default: 2; 1 in local mode, so metrics \
+        are printed as soon as their interval closes).
+        """)
+    var deadline: Int?
     @Option(help: "Bytes of buckets held in memory before drains get 503.") var memoryLimit = 256 * 1024 * 1024
     @Option(help: "Partitions of the store's due index.") var partitions = 1
     @Option(help: "HTTP worker threads (default: number of cores).") var workers: Int?
@@ -44,7 +48,7 @@ struct Serve: ParsableCommand {
     func validate() throws {
         if receiver && outlet { throw ValidationError("--receiver and --outlet together are the default; give neither") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("unknown --log-level \(logLevel)") }
-        if deadline < 1 { throw ValidationError("--deadline must be at least 1") }
+        if let deadline, deadline < 1 { throw ValidationError("--deadline must be at least 1") }
         if flushBytes < 1 { throw ValidationError("--flush-bytes must be at least 1") }
         if flushInterval <= 0 { throw ValidationError("--flush-interval must be above 0") }
         if partitions < 1 { throw ValidationError("--partitions must be at least 1") }
@@ -66,7 +70,9 @@ struct Serve: ParsableCommand {
         c.libratoURL = libratoURL ?? env["LIBRATO_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? c.libratoURL
         c.flushInterval = flushInterval
         c.flushBytes = flushBytes
-        c.deadline = deadline
+        // Local mode serves people watching their screen: an interval is printed when it closes, not
+        // a resolution later (a local drain has no delay to wait for).
+        c.deadline = deadline ?? (c.isLocalMode ? 1 : 2)
         c.memoryLimitBytes = memoryLimit
         c.partitions = partitions
         if let workers { c.http.workers = max(1, workers) }
