@@ -84,11 +84,12 @@ extension Destination {
         }
     }
 
-    /// The Librato user or the OTLP endpoint: what a log line may name (never a token).
+    /// The Librato user or the OTLP endpoint without its query: what a log line may name (never a
+    /// token, an API-key header, or a key passed as `?api-key=…`).
     public var loggableName: String {
         switch self {
         case let .librato(user, _, _): return user
-        case let .otlp(url, _): return url
+        case let .otlp(url, _): return String(url.prefix { $0 != "?" })
         case .local: return "local"
         }
     }

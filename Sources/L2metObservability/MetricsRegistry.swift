@@ -27,6 +27,12 @@ public final class MetricsRegistry: @unchecked Sendable {
         Gauge(series(name, help, "gauge", labels))
     }
 
+    /// Counters of one family told apart by one label whose values come up at run time (an HTTP
+    /// status): each value's series is made once, then found by the raw value alone.
+    public func counters(_ name: String, _ help: String, label: String) -> LabelledCounters {
+        LabelledCounters(registry: self, name: name, help: help, label: label)
+    }
+
     private func series(_ name: String, _ help: String, _ type: String, _ labels: [(String, String)]) -> Series {
         let rendered = labels.isEmpty ? "" :
             "{" + labels.map { "\($0.0)=\"\(Self.escape($0.1))\"" }.joined(separator: ",") + "}"
@@ -95,4 +101,31 @@ public struct Gauge: Sendable {
     public func set(_ v: Int) { series.set(Double(v)) }
     public func add(_ d: Double) { series.add(d) }
     public var value: Double { series.value }
+}
+
+/// A counter family keyed by one label's value; see `MetricsRegistry.counters(_:_:label:)`.
+public final class LabelledCounters: @unchecked Sendable {
+    private let registry: MetricsRegistry
+    private let name: String
+    private let help: String
+    private let label: String
+    private let lock = NSLock()
+    private var byValue: [String: Counter] = [:]
+
+    init(registry: MetricsRegistry, name: String, help: String, label: String) {
+        self.registry = registry
+        self.name = name
+        self.help = help
+        self.label = label
+    }
+
+    /// The counter for `value`.
+    public subscript(_ value: String) -> Counter {
+        lock.lock()
+        defer { lock.unlock() }
+        if let c = byValue[value] { return c }
+        let c = registry.counter(name, help, labels: [(label, value)])
+        byValue[value] = c
+        return c
+    }
 }

@@ -46,8 +46,8 @@ final class OutletWorker {
         logger[metadataKey: "worker"] = "\(index)"
     }
 
-    /// The sink for a destination kind; nil for a kind this outlet cannot deliver to (none at present).
-    func sink(for destination: Destination) -> MetricSink? {
+    /// The sink for a destination kind.
+    func sink(for destination: Destination) -> MetricSink {
         switch destination {
         case .librato: return librato
         case .local: return local
@@ -93,44 +93,39 @@ final class OutletWorker {
     /// Delivers claimed buckets, acting only before `deadline` (epoch seconds). Returns how many buckets
     /// were left unacknowledged (they come back when their lease runs out).
     func process(_ claimed: [ClaimedBucket], deadline: Double) -> Int {
-        var byToken: [String: [ClaimedBucket]] = [:]
-        var tokenOrder: [String] = []
-        for bucket in claimed {
-            if byToken[bucket.key.token] == nil { tokenOrder.append(bucket.key.token) }
-            byToken[bucket.key.token, default: []].append(bucket)
-        }
-        // Tokens that decrypt to the same credentials share requests.
+        // One group per destination: tokens that decrypt to the same credentials share requests.
         var groups: [(destination: Destination, buckets: [ClaimedBucket])] = []
-        for token in tokenOrder {
-            let buckets = byToken[token] ?? []
-            let destination: Destination
-            do {
-                destination = try shared.resolve(token)
-            } catch {
-                metrics.dropped(.unresolvable).increment(by: buckets.count)
-                logger.warning("dropping buckets: their drain credentials do not resolve to a destination", metadata: [
-                    "buckets": "\(buckets.count)",
-                    "error": "\(scrubbed("\(error)", hiding: [token], limit: configuration.maxErrorBodyBytes))",
-                ])
-                acknowledge(buckets.map(\.key))
-                continue
-            }
-            if let i = groups.firstIndex(where: { $0.destination == destination }) {
-                groups[i].buckets += buckets
+        var groupOfToken: [String: Int] = [:]
+        var unresolvable: [String: (why: String, keys: [BucketKey])] = [:]
+        for bucket in claimed {
+            let token = bucket.key.token
+            if let i = groupOfToken[token] {
+                groups[i].buckets.append(bucket)
+            } else if unresolvable[token] != nil {
+                unresolvable[token]!.keys.append(bucket.key)
             } else {
-                groups.append((destination, buckets))
+                do {
+                    let destination = try shared.resolve(token)
+                    let i = groups.firstIndex { $0.destination == destination } ?? groups.count
+                    if i == groups.count { groups.append((destination, [])) }
+                    groupOfToken[token] = i
+                    groups[i].buckets.append(bucket)
+                } catch {
+                    let why = scrubbed("\(error)", hiding: [token], limit: configuration.maxErrorBodyBytes)
+                    unresolvable[token] = (why, [bucket.key])
+                }
             }
+        }
+        for (why, keys) in unresolvable.values {
+            metrics.dropped(.unresolvable).increment(by: keys.count)
+            logger.warning("dropping buckets: their drain credentials do not resolve to a destination", metadata: [
+                "buckets": "\(keys.count)", "error": "\(why)",
+            ])
+            acknowledge(keys)
         }
         var left = 0
         for group in groups {
-            guard let sink = sink(for: group.destination) else {
-                metrics.dropped(.unsupportedDestination).increment(by: group.buckets.count)
-                logger.error("dropping buckets: this outlet cannot deliver to this kind of destination", metadata: [
-                    "destination": "\(group.destination.loggableName)", "buckets": "\(group.buckets.count)",
-                ])
-                acknowledge(group.buckets.map(\.key))
-                continue
-            }
+            let sink = sink(for: group.destination)
             for request in sink.requests(for: group.buckets, destination: group.destination) {
                 if request.itemCount == 0 {
                     acknowledge(request.keys)  // nothing to send (empty buckets)
@@ -151,6 +146,10 @@ final class OutletWorker {
         var attempt = 0
         while true {
             attempt += 1
+            if stoppable && shared.control.isStopping {
+                leave(request, destination, why: "stopping")
+                return false
+            }
             let remaining = deadline - Date().timeIntervalSince1970
             if remote && remaining < 1 {
                 leave(request, destination, why: "no time left before the claim's lease or the shutdown deadline")
@@ -158,7 +157,7 @@ final class OutletWorker {
             }
             let result = sink.send(request, timeout: min(configuration.requestTimeout, remaining))
             if remote {
-                metrics.requests(result.status.map(String.init) ?? (result.timedOut ? "timeout" : "error")).increment()
+                metrics.requests[result.status.map(String.init) ?? (result.timedOut ? "timeout" : "error")].increment()
             }
             switch RetryPolicy.verdict(result) {
             case .accepted:
@@ -189,10 +188,6 @@ final class OutletWorker {
                     return true
                 }
                 let wait = policy.delay(afterAttempt: attempt, retryAfter: result.retryAfter)
-                if stoppable && shared.control.isStopping {
-                    leave(request, destination, why: "stopping")
-                    return false
-                }
                 if Date().timeIntervalSince1970 + wait + 1 > deadline {
                     leave(request, destination, why: "the next attempt would end after the claim's lease or the shutdown deadline")
                     return false

@@ -36,17 +36,16 @@ struct Router: Sendable {
 
 /// Counts HTTP responses by status and request bytes for `/metrics`.
 final class RequestMetrics: HTTPServerObserver, @unchecked Sendable {
-    private let metrics: MetricsRegistry
+    private let requests: LabelledCounters
     private let bytes: Counter
 
     init(metrics: MetricsRegistry) {
-        self.metrics = metrics
+        requests = metrics.counters("l2met_http_requests_total", "HTTP requests by status.", label: "status")
         bytes = metrics.counter("l2met_http_request_bytes_total", "Bytes of HTTP request bodies as received.")
     }
 
     func requestCompleted(method: String, path: String, status: Int, requestBytes: Int) {
-        metrics.counter("l2met_http_requests_total", "HTTP requests by status.", labels: [("status", "\(status)")])
-            .increment()
+        requests[String(status)].increment()
         bytes.increment(by: requestBytes)
     }
 }
