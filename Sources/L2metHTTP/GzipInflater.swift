@@ -66,7 +66,9 @@ final class GzipInflater {
             case Z_STREAM_END:
                 atMemberEnd = true
             case Z_BUF_ERROR:
-                if consumed == 0 && produced == 0 { return .malformed }
+                // No progress: with the input used up, zlib only wants the next piece (the output
+                // filled exactly on the last call); with input left, the stream is broken.
+                if consumed == 0 && produced == 0 { return offset >= input.count ? .ok : .malformed }
             default:
                 return .malformed
             }
