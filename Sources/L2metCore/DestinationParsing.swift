@@ -35,10 +35,9 @@ extension Destination {
             let user = Self.percentDecoded(String(userinfo[..<colon]))
             let token = Self.percentDecoded(String(userinfo[userinfo.index(after: colon)...]))
             guard !user.isEmpty, !token.isEmpty else { throw DestinationError.malformed("empty Librato user or token") }
-            guard let host = hostAndPath.split(separator: "/", maxSplits: 1).first, !host.isEmpty else {
+            guard !hostAndPath.prefix(while: { $0 != "/" }).isEmpty else {
                 throw DestinationError.malformed("librato destination has no host")
             }
-            _ = host
             self = .librato(user: user, token: token, url: "\(transport)://\(hostAndPath)")
         case "otlp+https", "otlp+http":
             let transport = scheme == "otlp+https" ? "https" : "http"
@@ -58,7 +57,8 @@ extension Destination {
                     headers.append((name, value))
                 }
             }
-            guard let host = rest.split(separator: "/", maxSplits: 1).first, !host.isEmpty, !host.contains("@") else {
+            let host = rest.prefix { $0 != "/" }
+            guard !host.isEmpty, !host.contains("@") else {
                 throw DestinationError.malformed("otlp destination has no host")
             }
             self = .otlp(url: "\(transport)://\(rest)", headers: headers)

@@ -3,6 +3,9 @@
 /// `maxLength` bytes. The output is always ASCII.
 public enum NameSanitizer {
     public static let maxLength = 255
+    /// Measurement names leave room for the longest gauge suffix (`.median`, `.perc95`, `.perc99`),
+    /// so every gauge name stays within `maxLength`.
+    public static let measurementMaxLength = maxLength - 7
 
     @inline(__always)
     static func isAllowed(_ b: UInt8) -> Bool {
@@ -10,14 +13,15 @@ public enum NameSanitizer {
         return (lower >= 0x61 && lower <= 0x7A) || (b >= 0x30 && b <= 0x3A) || b == 0x2E || b == 0x5F || b == 0x2D
     }
 
-    /// Appends the sanitised `raw` at `out + count`, not going past `maxLength` bytes in all;
+    /// Appends the sanitised `raw` at `out + count`, not going past `limit` bytes in all;
     /// returns the new count.
     @inline(__always)
-    static func append(_ raw: UnsafeRawBufferPointer, to out: UnsafeMutablePointer<UInt8>, count: Int) -> Int {
+    static func append(_ raw: UnsafeRawBufferPointer, to out: UnsafeMutablePointer<UInt8>, count: Int,
+                       limit: Int = maxLength) -> Int {
         var c = count
         var pendingContinuation = 0
         for b in raw {
-            if c >= maxLength { break }
+            if c >= limit { break }
             if isAllowed(b) {
                 out[c] = b
                 c += 1
@@ -34,10 +38,11 @@ public enum NameSanitizer {
         return c
     }
 
-    /// Appends `raw` as is (already safe), within `maxLength`.
+    /// Appends `raw` as is (already safe), within `limit`.
     @inline(__always)
-    static func appendRaw(_ raw: UnsafeRawBufferPointer, to out: UnsafeMutablePointer<UInt8>, count: Int) -> Int {
-        let k = min(raw.count, maxLength - count)
+    static func appendRaw(_ raw: UnsafeRawBufferPointer, to out: UnsafeMutablePointer<UInt8>, count: Int,
+                          limit: Int = maxLength) -> Int {
+        let k = min(raw.count, limit - count)
         if k > 0, let base = raw.baseAddress {
             (out + count).update(from: base.assumingMemoryBound(to: UInt8.self), count: k)
         }

@@ -32,6 +32,8 @@ public final class Register {
     private var scratch: UnsafeMutableRawPointer
     private var scratchCapacity: Int
 
+    private static let dot = Conventions.constant(".")
+
     public init(deadline: Int) {
         self.deadline = deadline
         scratchCapacity = 1 << 14
@@ -125,8 +127,8 @@ public final class Register {
                     if sourcePrefix.count > 0 {
                         sourceLength = NameSanitizer.appendRaw(sourcePrefix, to: sourceBuffer, count: 0)
                         if let s = line.source, s.count > 0 {
-                            sourceBuffer[sourceLength] = 0x2E
-                            sourceLength = NameSanitizer.append(s, to: sourceBuffer, count: sourceLength + 1)
+                            sourceLength = NameSanitizer.appendRaw(Self.dot, to: sourceBuffer, count: sourceLength)
+                            sourceLength = NameSanitizer.append(s, to: sourceBuffer, count: sourceLength)
                         }
                     } else if let s = line.source {
                         sourceLength = NameSanitizer.append(s, to: sourceBuffer, count: 0)
@@ -135,9 +137,10 @@ public final class Register {
                                                 UInt64(bitPattern: time))
 
                     for m in line.metrics {
-                        var nameLength = NameSanitizer.appendRaw(prefix, to: nameBuffer, count: 0)
-                        nameLength = NameSanitizer.appendRaw(m.namePrefix, to: nameBuffer, count: nameLength)
-                        nameLength = NameSanitizer.append(m.name, to: nameBuffer, count: nameLength)
+                        let limit = m.kind == .measurement ? NameSanitizer.measurementMaxLength : NameSanitizer.maxLength
+                        var nameLength = NameSanitizer.appendRaw(prefix, to: nameBuffer, count: 0, limit: limit)
+                        nameLength = NameSanitizer.appendRaw(m.namePrefix, to: nameBuffer, count: nameLength, limit: limit)
+                        nameLength = NameSanitizer.append(m.name, to: nameBuffer, count: nameLength, limit: limit)
                         var units = m.units
                         if units.count > 0, !Self.isPlainUnits(units) {
                             let n = NameSanitizer.append(units, to: unitsBuffer, count: 0)

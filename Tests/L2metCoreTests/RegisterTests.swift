@@ -154,6 +154,23 @@ final class RegisterTests: XCTestCase {
         XCTAssertEqual(all[1].key.name.utf8.count, 255)
     }
 
+    func testEveryNameAndSourceStaysWithin255BytesWhateverThePrefixes() {
+        let r = Register(deadline: 2)
+        let long = String(repeating: "s", count: 300)
+        _ = ingest(r, frame("measure#" + String(repeating: "m", count: 300) + "=1 count#c=1 source=x", timestamp: ts(0)),
+                   options: DrainOptions(token: "t", sourcePrefix: long))
+        let all = sorted(r)
+        XCTAssertEqual(all.count, 2)
+        for b in all {
+            // A 255-byte source prefix leaves no room for ".x": the source is the prefix, cut at 255.
+            XCTAssertEqual(b.key.source, String(repeating: "s", count: 255))
+        }
+        // Measurement names leave room for ".median" / ".perc95" / ".perc99": 248 + 7 = 255.
+        let measurement = all.first { $0.key.kind == .measurement }!
+        XCTAssertEqual(measurement.key.name, String(repeating: "m", count: 248))
+        XCTAssertEqual(all.first { $0.key.kind == .counter }!.key.name, "c")
+    }
+
     func testCountsForBrokenFramesAndBadInput() {
         let r = Register(deadline: 2)
         let body = "junk " + frame("count#a=1 count#b=x measure#=2", timestamp: ts(0))
