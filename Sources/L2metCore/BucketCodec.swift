@@ -7,13 +7,6 @@ public enum BucketCodec {
     /// Bytes in a record before the values.
     public static let headerSize = 1 + 4 + 8 + 8 + 8
 
-    /// Encodes `data` as one record.
-    public static func encode(_ data: BucketData) -> [UInt8] {
-        var out: [UInt8] = []
-        encode(data, into: &out)
-        return out
-    }
-
     /// Appends the record of `data` to `out`.
     public static func encode(_ data: BucketData, into out: inout [UInt8]) {
         let valueCount = data.kind == .measurement ? data.values.count : 0

@@ -39,9 +39,6 @@ public struct LibratoGauge: Sendable, Equatable {
         self.units = units
     }
 
-    /// True when this gauge carries the summary fields rather than a single value.
-    public var isSummary: Bool { value == nil }
-
     /// True when every number in it is finite (Librato cannot take NaN or infinity).
     public var isFinite: Bool {
         if let value { return value.isFinite }

@@ -107,11 +107,7 @@ final class Flusher: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         for (key, data) in fresh {
-            if pending[key] == nil {
-                pending[key] = data
-            } else {
-                pending[key]!.merge(data)
-            }
+            pending[key, default: BucketData(kind: key.kind)].merge(data)
         }
         if pending.isEmpty {
             setPendingBytes(0)

@@ -3,6 +3,9 @@ import L2metCore
 
 /// A few aggregation registers, each behind its own lock, so that HTTP worker threads ingesting at
 /// the same time rarely wait for each other. The flusher empties them all.
+///
+/// What each register holds is also kept aside, under a lock of its own, so the per-request
+/// overload check and the flusher's size check never wait behind a body being ingested.
 final class RegisterPool: @unchecked Sendable {
     private final class Slot {
         let lock = NSLock()
@@ -13,9 +16,12 @@ final class RegisterPool: @unchecked Sendable {
     private let slots: [Slot]
     private let next = NSLock()
     private var cursor = 0
+    private let sizeLock = NSLock()
+    private var slotBytes: [Int]
 
     init(count: Int, deadline: Int) {
         slots = (0..<max(1, count)).map { _ in Slot(deadline: deadline) }
+        slotBytes = Array(repeating: 0, count: slots.count)
     }
 
     /// Parses `body` into one of the registers.
@@ -26,44 +32,44 @@ final class RegisterPool: @unchecked Sendable {
         cursor = (cursor + 1) % slots.count
         next.unlock()
         for i in 0..<slots.count {
-            let slot = slots[(start + i) % slots.count]
-            if slot.lock.try() {
-                defer { slot.lock.unlock() }
-                return slot.register.ingest(body, options: options, nowMicros: nowMicros)
-            }
+            let index = (start + i) % slots.count
+            if slots[index].lock.try() { return ingest(body, options: options, nowMicros: nowMicros, lockedSlot: index) }
         }
-        let slot = slots[start]
-        slot.lock.lock()
+        slots[start].lock.lock()
+        return ingest(body, options: options, nowMicros: nowMicros, lockedSlot: start)
+    }
+
+    /// Ingests into slot `index`, whose lock the caller holds, and releases it.
+    private func ingest(_ body: [UInt8], options: DrainOptions, nowMicros: Int64, lockedSlot index: Int) -> IngestCounts {
+        let slot = slots[index]
         defer { slot.lock.unlock() }
-        return slot.register.ingest(body, options: options, nowMicros: nowMicros)
+        let counts = slot.register.ingest(body, options: options, nowMicros: nowMicros)
+        setBytes(slot.register.approximateBytes, of: index)
+        return counts
     }
 
     /// Empties every register.
     func takeAll() -> [(key: BucketKey, data: BucketData)] {
         var out: [(key: BucketKey, data: BucketData)] = []
-        for slot in slots {
+        for (index, slot) in slots.enumerated() {
             slot.lock.lock()
             out.append(contentsOf: slot.register.takeAll())
+            setBytes(0, of: index)
             slot.lock.unlock()
         }
         return out
     }
 
-    /// Bytes held by the registers (approximate).
+    /// Bytes held by the registers (approximate), as of the last body each took.
     var approximateBytes: Int {
-        slots.reduce(0) { total, slot in
-            slot.lock.lock()
-            defer { slot.lock.unlock() }
-            return total + slot.register.approximateBytes
-        }
+        sizeLock.lock()
+        defer { sizeLock.unlock() }
+        return slotBytes.reduce(0, +)
     }
 
-    /// Buckets held by the registers.
-    var bucketCount: Int {
-        slots.reduce(0) { total, slot in
-            slot.lock.lock()
-            defer { slot.lock.unlock() }
-            return total + slot.register.bucketCount
-        }
+    private func setBytes(_ bytes: Int, of index: Int) {
+        sizeLock.lock()
+        slotBytes[index] = bytes
+        sizeLock.unlock()
     }
 }

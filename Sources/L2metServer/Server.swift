@@ -16,7 +16,6 @@ public final class Server: @unchecked Sendable {
     private let store: Store
     private let keyring: Keyring?
     private let authenticator: DrainAuthenticator
-    private var registers: RegisterPool?
     private var flusher: Flusher?
     private var http: HTTPServer?
     private var outlet: Outlet?
@@ -46,7 +45,6 @@ public final class Server: @unchecked Sendable {
             let flusher = Flusher(registers: registers, store: store, interval: c.flushInterval, deadline: c.deadline,
                                   memoryLimit: c.memoryLimitBytes, flushBytes: c.flushBytes, metrics: metrics,
                                   logger: logger.with("component", "flusher"))
-            self.registers = registers
             self.flusher = flusher
             logs = LogsEndpoint(authenticator: authenticator, registers: registers, flusher: flusher, metrics: metrics)
             flusher.start()
@@ -78,7 +76,7 @@ public final class Server: @unchecked Sendable {
         logger.info("listening", metadata: [
             "bind": "\(c.bind)", "port": "\(http.boundPort)",
             "mode": "\(c.isLocalMode ? "local" : "authenticated")",
-            "store": "\(c.redisURL == nil ? "memory" : "redis")",
+            "store": "\(store is MemoryStore ? "memory" : "redis")",
             "receiver": "\(c.runReceiver)", "outlet": "\(c.runOutlet)",
         ])
         if c.isLocalMode {

@@ -10,9 +10,3 @@ struct L2met: ParsableCommand {
         version: L2metBuild.version,
         subcommands: [Serve.self, Sign.self, Verify.self])
 }
-
-
-struct NotBuiltYet: Error, CustomStringConvertible {
-    let what: String
-    var description: String { "\(what) is not built yet" }
-}
