@@ -53,6 +53,8 @@ public final class HTTPServer: @unchecked Sendable {
                                                   observer: observer, handler: handler))
                 }
             } catch {
+                // Workers already built own their listener; close the rest by hand.
+                for worker in workers { worker.closeDescriptors() }
                 if workers.count < listeners.count { for fd in listeners[workers.count...] { close(fd) } }
                 workers.removeAll()
                 throw error

@@ -116,7 +116,14 @@ final class HTTPWorker {
                 }
             }
         }
+        closeDescriptors()
+    }
+
+    /// Closes the listening socket, the wake-up eventfd and the epoll instance, once: at the end of
+    /// `run`, or for a worker that never ran (the server failed to start).
+    func closeDescriptors() {
         if listenFD >= 0 { close(listenFD) }
+        listenFD = -1
         close(wakeFD)
         close(epollFD)
     }

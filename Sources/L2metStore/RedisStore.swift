@@ -142,28 +142,26 @@ public final class RedisStore: Store, @unchecked Sendable {
         }
         var out: [ClaimedBucket] = []
         out.reserveCapacity(flat.count / 2)
-        var bad: [BucketKey] = []
-        var badMembers: [String] = []
+        // Members that do not read back are acknowledged by their stored name, so they go for good.
+        var corruptMembers: [String] = []
         var i = 0
         while i < flat.count {
             defer { i += 2 }
             guard case .string(let memberBytes) = flat[i] else { continue }
             let member = String(decoding: memberBytes, as: UTF8.self)
-            guard let key = BucketKey(storeKey: member) else {
-                badMembers.append(member)
-                continue
-            }
-            guard case .string(let bytes) = flat[i + 1], let data = BucketCodec.decode(bytes), data.kind == key.kind else {
-                bad.append(key)
+            guard let key = BucketKey(storeKey: member),
+                  case .string(let bytes) = flat[i + 1], let data = BucketCodec.decode(bytes), data.kind == key.kind
+            else {
+                corruptMembers.append(member)
                 continue
             }
             out.append(ClaimedBucket(key: key, data: data))
         }
-        if !bad.isEmpty || !badMembers.isEmpty {
+        if !corruptMembers.isEmpty {
             counterLock.lock()
-            corrupt += bad.count + badMembers.count
+            corrupt += corruptMembers.count
             counterLock.unlock()
-            try? acknowledge(members: bad.map(\.storeKey) + badMembers)
+            try? acknowledge(members: corruptMembers)
         }
         return out
     }
