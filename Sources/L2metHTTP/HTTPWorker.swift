@@ -200,9 +200,9 @@ final class HTTPWorker {
         }
         guard liveConnections > 0 else { return }
         for case let c? in connections where now >= c.deadline {
-            if c.phase == .lingering || c.writeBlocked || c.closeMode != .keepOpen {
-                closeConnection(c)
-            } else if c.inRequest {
+            // A request still arriving gets 408; anything else past its time (idle, lingering, a
+            // response the client does not read) is just closed.
+            if c.inRequest && c.phase != .lingering && !c.writeBlocked && c.closeMode == .keepOpen {
                 reject(c, 408, "the request did not arrive within \(configuration.requestTimeout) seconds")
             } else {
                 closeConnection(c)

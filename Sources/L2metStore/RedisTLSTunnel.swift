@@ -236,33 +236,26 @@ enum RedisTLSTunnel {
                     }
                     if n > 0 { progress = true }
                 }
-                // buffer -> TLS
-                if serverOpen && toServer.count > 0 {
+                /// One SSL_write or SSL_read: true on progress; otherwise notes what OpenSSL waits for,
+                /// or that the server side is closed (close_notify, EOF) or failed.
+                func sslStep(_ operation: () -> Int) -> Bool {
                     ERR_clear_error()  // SSL_get_error reads this thread's queue: start it empty
-                    let r = toServer.drain { SSL_write(ssl, $0, Int32($1)) }
-                    if r > 0 {
-                        progress = true
-                    } else {
-                        switch SSL_get_error(ssl, Int32(r)) {
-                        case SSL_ERROR_WANT_READ: serverRead = true
-                        case SSL_ERROR_WANT_WRITE: serverWrite = true
-                        default: serverOpen = false
-                        }
+                    let r = operation()
+                    if r > 0 { return true }
+                    switch SSL_get_error(ssl, Int32(r)) {
+                    case SSL_ERROR_WANT_READ: serverRead = true
+                    case SSL_ERROR_WANT_WRITE: serverWrite = true
+                    default: serverOpen = false
                     }
+                    return false
+                }
+                // buffer -> TLS
+                if serverOpen && toServer.count > 0 && sslStep({ toServer.drain { SSL_write(ssl, $0, Int32($1)) } }) {
+                    progress = true
                 }
                 // TLS -> buffer
-                if serverOpen && toClient.space > 0 {
-                    ERR_clear_error()
-                    let r = toClient.fill { SSL_read(ssl, $0, Int32($1)) }
-                    if r > 0 {
-                        progress = true
-                    } else {
-                        switch SSL_get_error(ssl, Int32(r)) {
-                        case SSL_ERROR_WANT_READ: serverRead = true
-                        case SSL_ERROR_WANT_WRITE: serverWrite = true
-                        default: serverOpen = false  // closed by the server (close_notify or EOF) or failed
-                        }
-                    }
+                if serverOpen && toClient.space > 0 && sslStep({ toClient.fill { SSL_read(ssl, $0, Int32($1)) } }) {
+                    progress = true
                 }
                 // buffer -> hiredis
                 if toClient.count > 0 {
