@@ -27,7 +27,10 @@ let package = Package(
         .target(name: "L2metObservability",
                 dependencies: [.product(name: "Logging", package: "swift-log")], swiftSettings: swift5),
         // Pure core: bytes in, buckets and payloads out. No I/O.
-        .target(name: "L2metCore", swiftSettings: swift5),
+        // Release builds skip the dynamic exclusivity checks on its hot path (bounds and overflow checks stay).
+        .target(name: "L2metCore", swiftSettings: swift5 + [
+            .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+        ]),
         // Fernet on OpenSSL, keyrings, drain credentials.
         .target(name: "L2metCrypto", dependencies: ["L2metCore", "COpenSSL"], swiftSettings: swift5),
         // HTTP/1.1 server on POSIX sockets (with gzip via zlib).

@@ -23,13 +23,16 @@ final class BucketTable {
     private var arena: UnsafeMutablePointer<UInt8>
     private var arenaCapacity: Int
     private var arenaUsed = 0
+    /// Readable bytes past the arena's capacity, so key comparisons may read whole words (`samePadded`).
+    private static let arenaSlack = 8
 
     init() {
         slotMask = 1023
         slots = .allocate(capacity: slotMask + 1)
         slots.initialize(repeating: -1, count: slotMask + 1)
         arenaCapacity = 1 << 16
-        arena = .allocate(capacity: arenaCapacity)
+        arena = .allocate(capacity: arenaCapacity + Self.arenaSlack)
+        arena.initialize(repeating: 0, count: arenaCapacity + Self.arenaSlack)
     }
 
     deinit {
@@ -62,7 +65,7 @@ final class BucketTable {
             if e.hash == hash, e.time == time, e.context == context, e.kind == kind,
                Int(e.nameLength) == nameLength, Int(e.sourceLength) == sourceLength, Int(e.unitsLength) == units.count {
                 let a = arena + e.arenaOffset
-                if Self.same(a, name, nameLength), Self.same(a + nameLength, source, sourceLength),
+                if Self.samePadded(a, name, nameLength), Self.samePadded(a + nameLength, source, sourceLength),
                    Self.same(a + nameLength + sourceLength, units) {
                     return (Int(i), s)
                 }
@@ -87,6 +90,25 @@ final class BucketTable {
         return true
     }
 
+    /// `same` for two buffers that each have at least 7 readable bytes after `n` (the arena and the
+    /// register's name and source buffers): the tail is one masked word, not a byte loop.
+    @inline(__always)
+    static func samePadded(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        var i = 0
+        while i + 8 <= n {
+            if ra.loadUnaligned(fromByteOffset: i, as: UInt64.self) != rb.loadUnaligned(fromByteOffset: i, as: UInt64.self) {
+                return false
+            }
+            i += 8
+        }
+        let rest = n - i
+        if rest == 0 { return true }
+        let x = UInt64(littleEndian: ra.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            ^ UInt64(littleEndian: rb.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+        return x & ByteHash.lowBytes(rest) == 0
+    }
+
     @inline(__always)
     static func same(_ a: UnsafePointer<UInt8>, _ b: UnsafeRawBufferPointer) -> Bool {
         for i in 0..<b.count where a[i] != b[i] { return false }
@@ -102,7 +124,8 @@ final class BucketTable {
         if arenaUsed + need > arenaCapacity {
             var newCapacity = arenaCapacity * 2
             while arenaUsed + need > newCapacity { newCapacity *= 2 }
-            let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+            let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity + Self.arenaSlack)
+            grown.initialize(repeating: 0, count: newCapacity + Self.arenaSlack)
             grown.update(from: arena, count: arenaUsed)
             arena.deallocate()
             arena = grown
@@ -178,6 +201,28 @@ enum ByteHash {
             h = mix(h, tail)
         }
         return h
+    }
+
+    /// `hash` for a buffer with at least 7 readable bytes after `n`: the tail is one masked word.
+    @inline(__always)
+    static func hashPadded(_ p: UnsafePointer<UInt8>, _ n: Int, seed: UInt64) -> UInt64 {
+        var h = seed ^ UInt64(n)
+        var i = 0
+        let raw = UnsafeRawPointer(p)
+        while i + 8 <= n {
+            h = mix(h, raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            i += 8
+        }
+        if i < n {
+            h = mix(h, UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) & lowBytes(n - i))
+        }
+        return h
+    }
+
+    /// A mask of the low `count` bytes of a word (`count` in 1...7).
+    @inline(__always)
+    static func lowBytes(_ count: Int) -> UInt64 {
+        (1 &<< UInt64(truncatingIfNeeded: count &* 8)) &- 1
     }
 
     @inline(__always)

@@ -7,10 +7,14 @@ public enum NameSanitizer {
     /// so every gauge name stays within `maxLength`.
     public static let measurementMaxLength = maxLength - 7
 
+    /// The allowed bytes as bitmaps: `-`, `.`, `0-9`, `:` among 0x00-0x3F; `A-Z`, `_`, `a-z` among 0x40-0x7F.
+    static let allowedLow: UInt64 = (1 << 0x2D) | (1 << 0x2E) | (((1 << 11) - 1) << 0x30)
+    static let allowedHigh: UInt64 = (((1 << 26) - 1) << 0x01) | (1 << 0x1F) | (((1 << 26) - 1) << 0x21)
+
     @inline(__always)
     static func isAllowed(_ b: UInt8) -> Bool {
-        let lower = b | 0x20
-        return (lower >= 0x61 && lower <= 0x7A) || (b >= 0x30 && b <= 0x3A) || b == 0x2E || b == 0x5F || b == 0x2D
+        let bits: UInt64 = b < 0x40 ? allowedLow : (b < 0x80 ? allowedHigh : 0)
+        return (bits >> UInt64(b & 0x3F)) & 1 != 0
     }
 
     /// Appends the sanitised `raw` at `out + count`, not going past `limit` bytes in all;

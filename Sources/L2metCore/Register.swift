@@ -19,9 +19,10 @@ public final class Register {
     private var heldBytes = 0
     private var line = LineMetrics()
 
-    /// Sanitised names and sources are built here (at most 255 bytes each).
-    private let nameBuffer = UnsafeMutablePointer<UInt8>.allocate(capacity: 512)
-    private let sourceBuffer = UnsafeMutablePointer<UInt8>.allocate(capacity: 512)
+    /// Sanitised names and sources are built here (at most 255 bytes each, with room past the end for
+    /// the whole-word reads of `ByteHash.hashPadded` and `BucketTable.samePadded`).
+    private let nameBuffer = Register.zeroedBuffer(512)
+    private let sourceBuffer = Register.zeroedBuffer(512)
     private let unitsBuffer = UnsafeMutablePointer<UInt8>.allocate(capacity: 512)
     /// The last TIMESTAMP field read and its value: lines of one body mostly share a timestamp.
     private let cachedTimestampField = UnsafeMutablePointer<UInt8>.allocate(capacity: Register.cachedTimestampCapacity)
@@ -133,7 +134,7 @@ public final class Register {
                     } else if let s = line.source {
                         sourceLength = NameSanitizer.append(s, to: sourceBuffer, count: 0)
                     }
-                    let lineSeed = ByteHash.mix(ByteHash.hash(sourceBuffer, sourceLength, seed: contextSeed),
+                    let lineSeed = ByteHash.mix(ByteHash.hashPadded(sourceBuffer, sourceLength, seed: contextSeed),
                                                 UInt64(bitPattern: time))
 
                     for m in line.metrics {
@@ -146,7 +147,7 @@ public final class Register {
                             let n = NameSanitizer.append(units, to: unitsBuffer, count: 0)
                             units = UnsafeRawBufferPointer(start: unitsBuffer, count: n)
                         }
-                        var h = ByteHash.hash(nameBuffer, nameLength, seed: lineSeed)
+                        var h = ByteHash.hashPadded(nameBuffer, nameLength, seed: lineSeed)
                         if units.count > 0 { h = ByteHash.hash(units, seed: h) }
                         h = ByteHash.finish(ByteHash.mix(h, UInt64(m.kind.rawValue)))
                         let (found, slot) = table.find(hash: h, context: context, kind: m.kind, time: time,
@@ -177,6 +178,12 @@ public final class Register {
             }
         }
         return counts
+    }
+
+    private static func zeroedBuffer(_ capacity: Int) -> UnsafeMutablePointer<UInt8> {
+        let p = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        p.initialize(repeating: 0, count: capacity)
+        return p
     }
 
     private func growScratch(_ count: Int) {
