@@ -43,6 +43,24 @@ enum ByteScan {
         }
     }
 
+    /// The first offset in `from..<end` holding a double quote or a backslash; `end` when none.
+    @inline(__always)
+    static func findQuoteOrBackslash(_ buf: UnsafeRawBufferPointer, from: Int, end: Int) -> Int {
+        var p = from
+        while p &+ 8 <= end {
+            let x = UInt64(littleEndian: buf.loadUnaligned(fromByteOffset: p, as: UInt64.self))
+            let m = equal(x, 0x22) | equal(x, 0x5C)
+            if m != 0 { return p &+ (m.trailingZeroBitCount &>> 3) }
+            p &+= 8
+        }
+        while p < end {
+            let b = buf[p]
+            if b == 0x22 || b == 0x5C { return p }
+            p &+= 1
+        }
+        return end
+    }
+
     /// The first offset in `from..<end` holding exactly `byte`; `end` when none.
     @inline(__always)
     static func find(_ byte: UInt8, in buf: UnsafeRawBufferPointer, from: Int, end: Int) -> Int {

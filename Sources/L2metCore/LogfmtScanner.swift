@@ -29,48 +29,48 @@ public struct LogfmtScanner {
     @inline(__always)
     public mutating func next() -> LogfmtPair? {
         let n = line.count
+        guard let base = line.baseAddress else { return nil }
         var p = position
-        while p < n, Self.isSpace(line[p]) { p += 1 }
+        while p < n, Self.isSpace(base.load(fromByteOffset: p, as: UInt8.self)) { p &+= 1 }
         guard p < n else {
             position = n
             return nil
         }
         let keyStart = p
         p = ByteScan.findDelimiter(line, from: p, end: n, orEquals: true)
-        let key = UnsafeRawBufferPointer(rebasing: line[keyStart..<p])
-        guard p < n, line[p] == 0x3D else {
+        let key = UnsafeRawBufferPointer(start: base + keyStart, count: p &- keyStart)
+        guard p < n, base.load(fromByteOffset: p, as: UInt8.self) == 0x3D else {
             position = p
             return LogfmtPair(key: key, value: nil, quoted: false, escaped: false)
         }
-        p += 1
-        if p < n, line[p] == 0x22 {
-            p += 1
+        p &+= 1
+        if p < n, base.load(fromByteOffset: p, as: UInt8.self) == 0x22 {
+            p &+= 1
             let valueStart = p
             var escaped = false
             var valueEnd = n
             while p < n {
-                let b = line[p]
-                if b == 0x5C {
+                p = ByteScan.findQuoteOrBackslash(line, from: p, end: n)
+                guard p < n else { break }
+                if base.load(fromByteOffset: p, as: UInt8.self) == 0x5C {
                     escaped = true
-                    p += 2
-                } else if b == 0x22 {
-                    valueEnd = p
-                    p += 1
-                    break
+                    p &+= 2
                 } else {
-                    p += 1
+                    valueEnd = p
+                    p &+= 1
+                    break
                 }
             }
             if p > n { p = n }
             if valueEnd > p { valueEnd = p }
             position = p
-            return LogfmtPair(key: key, value: UnsafeRawBufferPointer(rebasing: line[valueStart..<valueEnd]),
+            return LogfmtPair(key: key, value: UnsafeRawBufferPointer(start: base + valueStart, count: valueEnd &- valueStart),
                               quoted: true, escaped: escaped)
         }
         let valueStart = p
         p = ByteScan.findDelimiter(line, from: p, end: n, orEquals: false)
         position = p
-        return LogfmtPair(key: key, value: UnsafeRawBufferPointer(rebasing: line[valueStart..<p]),
+        return LogfmtPair(key: key, value: UnsafeRawBufferPointer(start: base + valueStart, count: p &- valueStart),
                           quoted: false, escaped: false)
     }
 

@@ -17,14 +17,41 @@ public enum NameSanitizer {
         return (bits >> UInt64(b & 0x3F)) & 1 != 0
     }
 
+    /// Whether all eight bytes of `x` are allowed (SWAR range checks; no byte is 0x80 or above).
+    @inline(__always)
+    static func allAllowed(_ x: UInt64) -> Bool {
+        let highs: UInt64 = 0x8080_8080_8080_8080, ones: UInt64 = 0x0101_0101_0101_0101
+        if x & highs != 0 { return false }
+        let y = x | highs
+        // High bit of each byte set where that byte of `x` is >= lo (no borrow crosses bytes).
+        @inline(__always) func atLeast(_ lo: UInt64) -> UInt64 { (y &- ones &* lo) & highs }
+        let inside = (atLeast(0x2D) & ~atLeast(0x2F)) | (atLeast(0x30) & ~atLeast(0x3B))
+            | (atLeast(0x41) & ~atLeast(0x5B)) | (atLeast(0x5F) & ~atLeast(0x60)) | (atLeast(0x61) & ~atLeast(0x7B))
+        return inside == highs
+    }
+
     /// Appends the sanitised `raw` at `out + count`, not going past `limit` bytes in all;
     /// returns the new count.
     @inline(__always)
     static func append(_ raw: UnsafeRawBufferPointer, to out: UnsafeMutablePointer<UInt8>, count: Int,
                        limit: Int = maxLength) -> Int {
         var c = count
+        var i = 0
+        let n = raw.count
+        // Fast path: whole words of allowed bytes are copied as they are.
+        if let base = raw.baseAddress, count + n <= limit {
+            while i &+ 8 <= n {
+                let x = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                guard allAllowed(x) else { break }
+                UnsafeMutableRawPointer(out + c).storeBytes(of: x, as: UInt64.self)
+                c &+= 8
+                i &+= 8
+            }
+        }
         var pendingContinuation = 0
-        for b in raw {
+        while i < n {
+            let b = raw[i]
+            i &+= 1
             if c >= limit { break }
             if isAllowed(b) {
                 out[c] = b

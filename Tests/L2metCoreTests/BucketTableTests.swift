@@ -34,11 +34,4 @@ final class BucketTableTests: XCTestCase {
             XCTAssertEqual(ByteHash.hashPadded(a, n, seed: 42), ByteHash.hash(a, n, seed: 42), "n=\(n)")
         }
     }
-
-    func testAllowedNameBytes() {
-        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.:_-".utf8)
-        for b in 0...255 {
-            XCTAssertEqual(NameSanitizer.isAllowed(UInt8(b)), allowed.contains(UInt8(b)), "byte \(b)")
-        }
-    }
 }
