@@ -23,7 +23,7 @@ final class BucketTable {
     private var arena: UnsafeMutablePointer<UInt8>
     private var arenaCapacity: Int
     private var arenaUsed = 0
-    /// Readable bytes past the arena's capacity, so key comparisons may read whole words (`samePadded`).
+    /// Readable bytes past the arena's capacity, so key comparisons may read whole words (`same(…padded:)`).
     private static let arenaSlack = 8
 
     init() {
@@ -65,7 +65,7 @@ final class BucketTable {
             if e.hash == hash, e.time == time, e.context == context, e.kind == kind,
                Int(e.nameLength) == nameLength, Int(e.sourceLength) == sourceLength, Int(e.unitsLength) == units.count {
                 let a = arena + e.arenaOffset
-                if Self.samePadded(a, name, nameLength), Self.samePadded(a + nameLength, source, sourceLength),
+                if Self.same(a, name, nameLength, padded: true), Self.same(a + nameLength, source, sourceLength, padded: true),
                    Self.same(a + nameLength + sourceLength, units) {
                     return (Int(i), s)
                 }
@@ -74,26 +74,11 @@ final class BucketTable {
         }
     }
 
+    /// Whether the `n` bytes at `a` and `b` are equal. With `padded`, both have at least 7 readable
+    /// bytes after `n` (the arena and the register's name and source buffers) and the tail is one
+    /// masked word instead of a byte loop.
     @inline(__always)
-    static func same(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
-        var i = 0
-        while i + 8 <= n {
-            if UnsafeRawPointer(a + i).loadUnaligned(as: UInt64.self) != UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self) {
-                return false
-            }
-            i += 8
-        }
-        while i < n {
-            if a[i] != b[i] { return false }
-            i += 1
-        }
-        return true
-    }
-
-    /// `same` for two buffers that each have at least 7 readable bytes after `n` (the arena and the
-    /// register's name and source buffers): the tail is one masked word, not a byte loop.
-    @inline(__always)
-    static func samePadded(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+    static func same(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int, padded: Bool = false) -> Bool {
         let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
         var i = 0
         while i + 8 <= n {
@@ -102,11 +87,17 @@ final class BucketTable {
             }
             i += 8
         }
-        let rest = n - i
-        if rest == 0 { return true }
-        let x = UInt64(littleEndian: ra.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-            ^ UInt64(littleEndian: rb.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-        return x & ByteHash.lowBytes(rest) == 0
+        if i == n { return true }
+        if padded {
+            let x = UInt64(littleEndian: ra.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+                ^ UInt64(littleEndian: rb.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            return x & ByteHash.lowBytes(n - i) == 0
+        }
+        while i < n {
+            if a[i] != b[i] { return false }
+            i += 1
+        }
+        return true
     }
 
     @inline(__always)
@@ -181,8 +172,10 @@ enum ByteHash {
         return x
     }
 
+    /// The hash of the `n` bytes at `p`. With `padded`, `p` has at least 7 readable bytes after `n`
+    /// and the tail is one masked word instead of a byte loop (the same hash either way).
     @inline(__always)
-    static func hash(_ p: UnsafePointer<UInt8>, _ n: Int, seed: UInt64) -> UInt64 {
+    static func hash(_ p: UnsafePointer<UInt8>, _ n: Int, seed: UInt64, padded: Bool = false) -> UInt64 {
         var h = seed ^ UInt64(n)
         var i = 0
         let raw = UnsafeRawPointer(p)
@@ -192,29 +185,17 @@ enum ByteHash {
         }
         if i < n {
             var tail: UInt64 = 0
-            var shift: UInt64 = 0
-            while i < n {
-                tail |= UInt64(p[i]) << shift
-                shift += 8
-                i += 1
+            if padded {
+                tail = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) & lowBytes(n - i)
+            } else {
+                var shift: UInt64 = 0
+                while i < n {
+                    tail |= UInt64(p[i]) << shift
+                    shift += 8
+                    i += 1
+                }
             }
             h = mix(h, tail)
-        }
-        return h
-    }
-
-    /// `hash` for a buffer with at least 7 readable bytes after `n`: the tail is one masked word.
-    @inline(__always)
-    static func hashPadded(_ p: UnsafePointer<UInt8>, _ n: Int, seed: UInt64) -> UInt64 {
-        var h = seed ^ UInt64(n)
-        var i = 0
-        let raw = UnsafeRawPointer(p)
-        while i + 8 <= n {
-            h = mix(h, raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-            i += 8
-        }
-        if i < n {
-            h = mix(h, UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) & lowBytes(n - i))
         }
         return h
     }

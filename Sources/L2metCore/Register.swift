@@ -20,7 +20,7 @@ public final class Register {
     private var line = LineMetrics()
 
     /// Sanitised names and sources are built here (at most 255 bytes each, with room past the end for
-    /// the whole-word reads of `ByteHash.hashPadded` and `BucketTable.samePadded`).
+    /// the whole-word reads of `ByteHash.hash` and `BucketTable.same` with `padded`).
     private let nameBuffer = Register.zeroedBuffer(512)
     private let sourceBuffer = Register.zeroedBuffer(512)
     private let unitsBuffer = UnsafeMutablePointer<UInt8>.allocate(capacity: 512)
@@ -134,7 +134,7 @@ public final class Register {
                     } else if let s = line.source {
                         sourceLength = NameSanitizer.append(s, to: sourceBuffer, count: 0)
                     }
-                    let lineSeed = ByteHash.mix(ByteHash.hashPadded(sourceBuffer, sourceLength, seed: contextSeed),
+                    let lineSeed = ByteHash.mix(ByteHash.hash(sourceBuffer, sourceLength, seed: contextSeed, padded: true),
                                                 UInt64(bitPattern: time))
 
                     for m in line.metrics {
@@ -147,7 +147,7 @@ public final class Register {
                             let n = NameSanitizer.append(units, to: unitsBuffer, count: 0)
                             units = UnsafeRawBufferPointer(start: unitsBuffer, count: n)
                         }
-                        var h = ByteHash.hashPadded(nameBuffer, nameLength, seed: lineSeed)
+                        var h = ByteHash.hash(nameBuffer, nameLength, seed: lineSeed, padded: true)
                         if units.count > 0 { h = ByteHash.hash(units, seed: h) }
                         h = ByteHash.finish(ByteHash.mix(h, UInt64(m.kind.rawValue)))
                         let (found, slot) = table.find(hash: h, context: context, kind: m.kind, time: time,

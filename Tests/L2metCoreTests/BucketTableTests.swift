@@ -17,10 +17,10 @@ final class BucketTableTests: XCTestCase {
             let bytes = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
             let a = padded(bytes, junk: 0xAA), b = padded(bytes, junk: 0x55)
             defer { a.deallocate(); b.deallocate() }
-            XCTAssertTrue(BucketTable.samePadded(a, b, n), "n=\(n)")
+            XCTAssertTrue(BucketTable.same(a, b, n, padded: true), "n=\(n)")
             for i in 0..<n {
                 b[i] ^= 0x01
-                XCTAssertFalse(BucketTable.samePadded(a, b, n), "n=\(n) differing at \(i)")
+                XCTAssertFalse(BucketTable.same(a, b, n, padded: true), "n=\(n) differing at \(i)")
                 b[i] ^= 0x01
             }
         }
@@ -31,7 +31,7 @@ final class BucketTableTests: XCTestCase {
             let bytes = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 91 &+ 7) }
             let a = padded(bytes, junk: 0xFF)
             defer { a.deallocate() }
-            XCTAssertEqual(ByteHash.hashPadded(a, n, seed: 42), ByteHash.hash(a, n, seed: 42), "n=\(n)")
+            XCTAssertEqual(ByteHash.hash(a, n, seed: 42, padded: true), ByteHash.hash(a, n, seed: 42), "n=\(n)")
         }
     }
 }
