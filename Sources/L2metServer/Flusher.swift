@@ -155,6 +155,8 @@ final class Flusher: @unchecked Sendable {
         wake.signal()
         wake.unlock()
         if thread != nil { done.wait() }
+        // From here a body still in ingestion is refused (503), never taken after the last flush.
+        registers.close()
         while true {
             if flush() { return true }
             if Date() >= limit { break }
