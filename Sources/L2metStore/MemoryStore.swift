@@ -37,7 +37,9 @@ public final class MemoryStore: Store, @unchecked Sendable {
         parts = Array(repeating: Partition(), count: self.partitions)
     }
 
-    public func append(_ batch: [(key: BucketKey, data: BucketData)], dueAt: (BucketKey) -> Int64) throws {
+    /// Applied whole under the lock and never throws, so `flushID` has nothing to guard against here.
+    public func append(_ batch: [(key: BucketKey, data: BucketData)], flushID: String?,
+                       dueAt: (BucketKey) -> Int64) throws {
         let placed = batch.map { (p: StorePartitioning.partition(of: $0.key, partitions: partitions), key: $0.key,
                                   data: $0.data, due: dueAt($0.key)) }
         lock.lock()

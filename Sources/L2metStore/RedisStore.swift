@@ -53,9 +53,10 @@ public final class RedisStore: Store, @unchecked Sendable {
 
     // MARK: append
 
-    public func append(_ batch: [(key: BucketKey, data: BucketData)], dueAt: (BucketKey) -> Int64) throws {
+    public func append(_ batch: [(key: BucketKey, data: BucketData)], flushID: String?,
+                       dueAt: (BucketKey) -> Int64) throws {
         guard !batch.isEmpty else { return }
-        let flushID = Self.uniqueID()
+        let flushID = flushID ?? FlushID.make()
         let now = WallClock.seconds()
         var commands = [RedisCommand("SCRIPT", "LOAD", RedisScripts.append.source), RedisCommand("MULTI")]
         var chunkIndex = 0
@@ -253,12 +254,5 @@ public final class RedisStore: Store, @unchecked Sendable {
     private static func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 {
         let (r, o) = a.addingReportingOverflow(b)
         return o ? (b > 0 ? Int64.max : Int64.min) : r
-    }
-
-    /// 128 random bits, hex: unique per flush across processes.
-    private static func uniqueID() -> String {
-        var g = SystemRandomNumberGenerator()
-        let a = g.next() as UInt64, b = g.next() as UInt64
-        return String(a, radix: 16) + String(b, radix: 16)
     }
 }
