@@ -9,8 +9,8 @@ import Logging
 /// A batch the store refuses (down, slow) stays here and is retried with back-off; nothing answered
 /// 2xx is dropped. A failed batch may still have been applied (its reply lost), so it is retried
 /// unchanged under its flush id until the store confirms it (the store skips what that id already
-/// applied); what arrives meanwhile waits, merged, for the next batch. While what is held in memory exceeds the
-/// configured bound, `isOverloaded` is true and the receiver answers 503 to new drains.
+/// applied); what arrives meanwhile waits, merged, for the next batch. While what is held in memory
+/// exceeds the configured bound, `isOverloaded` is true and the receiver answers 503 to new drains.
 final class Flusher: @unchecked Sendable {
     private let registers: RegisterPool
     private let store: Store

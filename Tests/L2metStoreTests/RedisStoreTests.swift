@@ -146,6 +146,21 @@ final class RedisStoreTests: XCTestCase {
         }
     }
 
+    /// A caller retrying a batch it was not told the fate of, unchanged and under the same flush id,
+    /// never applies it twice, however many chunks it has; a new id is new data.
+    func testTheSameFlushIDIsAppliedOnce() throws {
+        let server = try RedisServerProcess()
+        let store = try RedisStore(url: server.url, appendChunk: 2)
+        let batch = (0..<5).map { (StoreBehaviours.key("k\($0)"), StoreBehaviours.data(.counter, [Double($0 + 1)])) }
+        let id = FlushID.make()
+        for _ in 0..<3 { try store.append(batch, flushID: id, dueAt: StoreBehaviours.due) }
+        let first = try StoreBehaviours.claimAll(store)
+        XCTAssertEqual(first.reduce(0.0) { $0 + $1.data.sum }, 15)
+        try store.acknowledge(first.map(\.key))
+        try store.append(batch, flushID: FlushID.make(), dueAt: StoreBehaviours.due)
+        XCTAssertEqual(try StoreBehaviours.claimAll(store).reduce(0.0) { $0 + $1.data.sum }, 15, "a fresh id is new data")
+    }
+
     /// The reply to a flush is lost after Redis ran it: `append` sends the same flush (same id) again,
     /// the markers make it a no-op, and the counts are stored once, not twice.
     func testLostReplyToAFlushIsNotAppliedTwice() throws {
