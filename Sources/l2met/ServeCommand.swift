@@ -45,7 +45,7 @@ struct Serve: ParsableCommand {
     @Option(help: """
         Seconds an outlet's claim on buckets lasts; an outlet that crashed leaves its buckets to the others \
         once it ends (default: the whole retry schedule plus 30 s, 510 with the defaults). More than \
-        --outlet-timeout, at most 86400.
+        --outlet-timeout, 5 to 86400.
         """)
     var outletLease: Int?
     @Option(help: "Seconds SIGTERM may take before exiting.") var shutdownGrace = 8.0
@@ -65,6 +65,11 @@ struct Serve: ParsableCommand {
             if Double(outletLease) <= outletTimeout {
                 throw ValidationError("--outlet-lease (\(outletLease) s) must be more than --outlet-timeout (\(outletTimeout) s)")
             }
+            if outletLease < Self.minOutletLease {
+                // Lease ends are whole seconds and a worker keeps a margin for its acknowledgement:
+                // shorter claims could leave no room for any attempt.
+                throw ValidationError("--outlet-lease must be at least \(Self.minOutletLease) s")
+            }
             if outletLease > Self.maxOutletLease {
                 throw ValidationError("--outlet-lease must be at most \(Self.maxOutletLease) s (a day)")
             }
@@ -73,6 +78,7 @@ struct Serve: ParsableCommand {
 
     /// Claims longer than a day would outlive the buckets' data in Redis (kept a day past due).
     static let maxOutletLease = 86_400
+    static let minOutletLease = 5
 
     func run() throws {
         let env = ProcessInfo.processInfo.environment

@@ -68,4 +68,22 @@ final class OutletCrashTests: XCTestCase {
             XCTAssertFalse(out.contains("crash-token-91ce"), "the Librato token must not be logged: \(out)")
         }
     }
+
+    func testOutletLeaseIsValidated() throws {
+        for (arguments, message) in [(["--outlet-lease", "30"], "must be more than --outlet-timeout"),
+                                     (["--outlet-lease", "10", "--outlet-timeout", "10"], "must be more than --outlet-timeout"),
+                                     (["--outlet-lease", "3", "--outlet-timeout", "1"], "at least 5 s"),
+                                     (["--outlet-lease", "86401", "--outlet-timeout", "1"], "at most 86400 s")] {
+            let child = try ChildProcess(["serve", "--port", "\(freePort())"] + arguments)
+            child.process.waitUntilExit()
+            Thread.sleep(forTimeInterval: 0.1)  // let the pipes drain
+            XCTAssertNotEqual(child.process.terminationStatus, 0, "\(arguments)")
+            XCTAssertTrue(child.stderr.contains(message), "\(arguments): \(child.stderr)")
+        }
+        // A valid lease is taken and announced.
+        let port = freePort()
+        let child = try ChildProcess(["serve", "--port", "\(port)", "--outlet-lease", "42", "--outlet-timeout", "10"])
+        defer { _ = child.stop() }
+        XCTAssertTrue(child.waitForOutput("lease=42"), child.stdout)
+    }
 }
