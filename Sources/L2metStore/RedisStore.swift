@@ -135,7 +135,7 @@ public final class RedisStore: Store, @unchecked Sendable {
         guard (0..<partitions).contains(partition) else {
             throw StoreError.protocolError("partition \(partition) out of range 0..<\(partitions)")
         }
-        let leaseEnd = Self.saturatingAdd(now, max(0, lease))
+        let leaseEnd = L2metStore.leaseEnd(now: now, lease: lease)
         let reply = try eval(RedisScripts.claim, [prefix, String(partition), String(now), String(max(0, limit)),
                                                   String(leaseEnd)])
         guard case .array(let flat) = reply, flat.count % 2 == 0 else {
@@ -191,6 +191,30 @@ public final class RedisStore: Store, @unchecked Sendable {
         let replies = try withRetry { try self.evalPipeline(RedisScripts.acknowledge, commands, on: $0) }
         for r in replies {
             if let e = r.errorText { throw StoreError.protocolError("acknowledge: \(e)") }
+        }
+    }
+
+    // MARK: release
+
+    public func release(_ keys: [BucketKey], leaseEnd: Int64, now: Int64) throws {
+        guard !keys.isEmpty else { return }
+        var commands: [RedisCommand] = []
+        var start = 0
+        while start < keys.count {
+            let end = min(keys.count, start + appendChunk)
+            var c = RedisCommand("EVALSHA", RedisScripts.release.sha1, "0", prefix, String(leaseEnd), String(now))
+            for k in keys[start..<end] {
+                let m = k.storeKey
+                c.add(m)
+                c.add(StorePartitioning.partition(ofStoreKey: m, partitions: partitions))
+            }
+            commands.append(c)
+            start = end
+        }
+        // Safe to send again: a bucket given back is no longer leased until `leaseEnd`.
+        let replies = try withRetry { try self.evalPipeline(RedisScripts.release, commands, on: $0) }
+        for r in replies {
+            if let e = r.errorText { throw StoreError.protocolError("release: \(e)") }
         }
     }
 

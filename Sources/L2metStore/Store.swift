@@ -43,6 +43,13 @@ public protocol Store: AnyObject, Sendable {
     /// becomes due. Safe to repeat.
     func acknowledge(_ keys: [BucketKey]) throws
 
+    /// Gives claimed buckets back before their lease ends, for buckets the claimer made no attempt to
+    /// deliver (an outlet stopping): each is due again at `now`, merged with any part appended
+    /// meanwhile, as if its lease had run out. Only claims still leased until exactly `leaseEnd`
+    /// (`leaseEnd(now:lease:)` of the claim) are given back; others (acknowledged, expired and claimed
+    /// by someone else) are left alone. Safe to repeat.
+    func release(_ keys: [BucketKey], leaseEnd: Int64, now: Int64) throws
+
     /// Throws when the store cannot be reached.
     func ping() throws
 }
@@ -52,6 +59,12 @@ extension Store {
     public func append(_ batch: [(key: BucketKey, data: BucketData)], dueAt: (BucketKey) -> Int64) throws {
         try append(batch, flushID: nil, dueAt: dueAt)
     }
+}
+
+/// When a claim made at `now` (epoch seconds) for `lease` seconds ends, as every store computes it.
+public func leaseEnd(now: Int64, lease: Int64) -> Int64 {
+    let (end, overflow) = now.addingReportingOverflow(max(0, lease))
+    return overflow ? Int64.max : end
 }
 
 /// Names of flushes, for `Store.append`.
