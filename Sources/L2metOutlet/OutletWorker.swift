@@ -83,7 +83,8 @@ final class OutletWorker {
                 guard !claimed.isEmpty else { continue }
                 claimedAny = true
                 // Never act past the lease (less a margin): another outlet may claim the buckets then.
-                _ = process(claimed, deadline: Double(now) + Double(lease) - min(5, Double(lease) / 10))
+                _ = process(claimed, deadline: Double(now) + Double(lease) - min(5, Double(lease) / 10),
+                            leaseEnd: L2metStore.leaseEnd(now: now, lease: lease))
             }
             round &+= 1
             if !claimedAny { _ = shared.control.sleep(configuration.pollInterval) }
@@ -91,8 +92,9 @@ final class OutletWorker {
     }
 
     /// Delivers claimed buckets, acting only before `deadline` (epoch seconds). Returns how many buckets
-    /// were left unacknowledged (they come back when their lease runs out).
-    func process(_ claimed: [ClaimedBucket], deadline: Double) -> Int {
+    /// were left unacknowledged (they come back when their lease runs out, or at once when the outlet
+    /// stops before any attempt to deliver them and `leaseEnd`, the end of their claim, is given).
+    func process(_ claimed: [ClaimedBucket], deadline: Double, leaseEnd: Int64? = nil) -> Int {
         // One group per destination: tokens that decrypt to the same credentials share requests.
         var groups: [(destination: Destination, buckets: [ClaimedBucket])] = []
         var groupOfToken: [String: Int] = [:]
@@ -129,7 +131,7 @@ final class OutletWorker {
             for request in sink.requests(for: group.buckets, destination: group.destination) {
                 if request.itemCount == 0 {
                     acknowledge(request.keys)  // nothing to send (empty buckets)
-                } else if !deliver(request, to: group.destination, via: sink, deadline: deadline) {
+                } else if !deliver(request, to: group.destination, via: sink, deadline: deadline, leaseEnd: leaseEnd) {
                     left += request.keys.count
                 }
             }
@@ -139,15 +141,23 @@ final class OutletWorker {
 
     /// Sends one request until it is accepted, refused, or given up (then acknowledges its buckets and
     /// returns true), or until the deadline or a stop leaves no time for another attempt (returns false:
-    /// the buckets stay in the store). Every attempt sends the same bytes.
-    func deliver(_ request: SinkRequest, to destination: Destination, via sink: MetricSink, deadline: Double) -> Bool {
+    /// the buckets stay in the store). Every attempt sends the same bytes. A request the outlet stops
+    /// before its first attempt is given back to the store (with `leaseEnd`): due again for another
+    /// outlet at once, not after the lease; one that was attempted waits for its lease to end, since an
+    /// attempt that got no answer may still be accepted.
+    func deliver(_ request: SinkRequest, to destination: Destination, via sink: MetricSink, deadline: Double,
+                 leaseEnd: Int64? = nil) -> Bool {
         let policy = configuration.retryPolicy
         let remote = sink.isRemote
         var attempt = 0
         while true {
             attempt += 1
             if stoppable && shared.control.isStopping {
-                leave(request, destination, why: "stopping")
+                if attempt == 1, let leaseEnd {
+                    release(request, destination, leaseEnd: leaseEnd)
+                } else {
+                    leave(request, destination, why: "stopping")
+                }
                 return false
             }
             let remaining = deadline - Date().timeIntervalSince1970
@@ -218,6 +228,20 @@ final class OutletWorker {
         logger.warning("leaving buckets in the store for a later claim", metadata: [
             "reason": "\(why)", "destination": "\(destination.loggableName)", "buckets": "\(request.keys.count)",
         ])
+    }
+
+    /// Gives never-attempted buckets back to the store, due at once; when the store fails they stay
+    /// claimed and come back when their lease runs out.
+    private func release(_ request: SinkRequest, _ destination: Destination, leaseEnd: Int64) {
+        do {
+            try shared.store.release(request.keys, leaseEnd: leaseEnd, now: WallClock.seconds())
+            logger.info("stopping: buckets given back to the store for another outlet", metadata: [
+                "destination": "\(destination.loggableName)", "buckets": "\(request.keys.count)",
+            ])
+        } catch {
+            metrics.storeErrors.increment()
+            leave(request, destination, why: "stopping (giving them back failed: \(error))")
+        }
     }
 
     /// Deletes delivered (or dropped) buckets; a failing store is tried three times, then the buckets

@@ -6,9 +6,11 @@ import Logging
 
 /// Moves buckets from the receiver's registers to the store every flush interval.
 ///
-/// A batch the store refuses (down, slow) stays here, merged with later flushes, and is retried
-/// with back-off; nothing answered 2xx is dropped. While what is held in memory exceeds the
-/// configured bound, `isOverloaded` is true and the receiver answers 503 to new drains.
+/// A batch the store refuses (down, slow) stays here and is retried with back-off; nothing answered
+/// 2xx is dropped. A failed batch may still have been applied (its reply lost), so it is retried
+/// unchanged under its flush id until the store confirms it (the store skips what that id already
+/// applied); what arrives meanwhile waits, merged, for the next batch. While what is held in memory
+/// exceeds the configured bound, `isOverloaded` is true and the receiver answers 503 to new drains.
 final class Flusher: @unchecked Sendable {
     private let registers: RegisterPool
     private let store: Store
@@ -20,7 +22,10 @@ final class Flusher: @unchecked Sendable {
 
     /// Serialises flushes (the loop, and the last one at shutdown).
     private let lock = NSLock()
+    /// Taken from the registers, never sent to the store.
     private var pending: [BucketKey: BucketData] = [:]
+    /// Sent under `id`, and the store did not confirm it: it may or may not be applied.
+    private var unconfirmed: (id: String, batch: [(key: BucketKey, data: BucketData)])?
     /// Guards `pendingBytes` alone, so the receiver never waits on a slow store call.
     private let sizeLock = NSLock()
     private var pendingBytes = 0
@@ -109,33 +114,54 @@ final class Flusher: @unchecked Sendable {
         for (key, data) in fresh {
             pending[key, default: BucketData(kind: key.kind)].merge(data)
         }
+        // First the batch whose outcome is unknown, as it was, under its id; only then new data.
+        if let (id, batch) = unconfirmed {
+            guard write(batch, id: id) else { return false }
+            unconfirmed = nil
+        }
         if pending.isEmpty {
             setPendingBytes(0)
             return true
         }
         let batch = pending.map { (key: $0.key, data: $0.value) }
+        pending.removeAll(keepingCapacity: true)
+        let id = FlushID.make()
+        guard write(batch, id: id) else {
+            unconfirmed = (id, batch)
+            setPendingBytes(Self.bytes(of: batch))
+            return false
+        }
+        setPendingBytes(0)
+        return true
+    }
+
+    /// One store call; on failure logs, counts and updates what is held. Call with `lock` held.
+    private func write(_ batch: [(key: BucketKey, data: BucketData)], id: String) -> Bool {
         do {
-            try store.append(batch, dueAt: dueAt)
+            try store.append(batch, flushID: id, dueAt: dueAt)
             flushes.increment()
             flushedBuckets.increment(by: batch.count)
             if failures > 0 {
                 logger.info("store is back", metadata: ["buckets": "\(batch.count)", "failures": "\(failures)"])
             }
             failures = 0
-            pending.removeAll(keepingCapacity: true)
-            setPendingBytes(0)
             return true
         } catch {
             failures += 1
             storeErrors.increment()
-            setPendingBytes(batch.reduce(0) {
-                $0 + 96 + $1.key.token.utf8.count + $1.key.name.utf8.count + $1.key.source.utf8.count + 8 * $1.data.values.count
-            })
+            setPendingBytes(Self.bytes(of: batch) + Self.bytes(of: pending.lazy.map { (key: $0.key, data: $0.value) }))
             if failures == 1 || failures % 30 == 0 {
                 logger.error("store append failed, keeping buckets in memory",
-                             metadata: ["error": "\(error)", "buckets": "\(batch.count)", "failures": "\(failures)"])
+                             metadata: ["error": "\(error)", "buckets": "\(batch.count + pending.count)", "failures": "\(failures)"])
             }
             return false
+        }
+    }
+
+    /// Approximate bytes `batch` holds.
+    private static func bytes<S: Sequence>(of batch: S) -> Int where S.Element == (key: BucketKey, data: BucketData) {
+        batch.reduce(0) {
+            $0 + 96 + $1.key.token.utf8.count + $1.key.name.utf8.count + $1.key.source.utf8.count + 8 * $1.data.values.count
         }
     }
 
@@ -143,7 +169,7 @@ final class Flusher: @unchecked Sendable {
         sizeLock.lock()
         pendingBytes = bytes
         sizeLock.unlock()
-        heldBuckets.set(pending.count)
+        heldBuckets.set(pending.count + (unconfirmed?.batch.count ?? 0))
         heldBytes.set(bytes)
     }
 
@@ -155,13 +181,15 @@ final class Flusher: @unchecked Sendable {
         wake.signal()
         wake.unlock()
         if thread != nil { done.wait() }
+        // From here a body still in ingestion is refused (503), never taken after the last flush.
+        registers.close()
         while true {
             if flush() { return true }
             if Date() >= limit { break }
             Thread.sleep(forTimeInterval: 0.2)
         }
         lock.lock()
-        let left = pending.count
+        let left = pending.count + (unconfirmed?.batch.count ?? 0)
         lock.unlock()
         logger.error("shutting down with buckets the store did not take", metadata: ["buckets": "\(left)"])
         return false

@@ -61,7 +61,11 @@ final class LogsEndpoint: @unchecked Sendable {
             return HTTPResponse(status: 503, headers: [("Retry-After", "5"), ("Content-Type", "text/plain")],
                                 body: Array("the store is not keeping up; retry later\n".utf8))
         }
-        let counts = registers.ingest(request.body, options: options, nowMicros: now)
+        guard let counts = registers.ingest(request.body, options: options, nowMicros: now) else {
+            // Shutting down: the last flush has taken (or is taking) the registers; a 200 now would lose this body.
+            return HTTPResponse(status: 503, headers: [("Retry-After", "1"), ("Content-Type", "text/plain")],
+                                body: Array("shutting down; retry\n".utf8))
+        }
         frames.increment(by: counts.frames)
         brokenFrames.increment(by: counts.brokenFrames)
         lines.increment(by: counts.lines)

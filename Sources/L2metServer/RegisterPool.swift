@@ -6,10 +6,16 @@ import L2metCore
 ///
 /// What each register holds is also kept aside, under a lock of its own, so the per-request
 /// overload check and the flusher's size check never wait behind a body being ingested.
+///
+/// At shutdown the pool is closed before its last flush: a body still being ingested then (a request
+/// the HTTP server's grace period left running) is refused instead of landing in a register that is
+/// never flushed again.
 final class RegisterPool: @unchecked Sendable {
     private final class Slot {
         let lock = NSLock()
         let register: Register
+        /// Set under `lock` by `close()`: no more bodies.
+        var closed = false
         init(deadline: Int) { register = Register(deadline: deadline) }
     }
 
@@ -24,8 +30,8 @@ final class RegisterPool: @unchecked Sendable {
         slotBytes = Array(repeating: 0, count: slots.count)
     }
 
-    /// Parses `body` into one of the registers.
-    func ingest(_ body: [UInt8], options: DrainOptions, nowMicros: Int64) -> IngestCounts {
+    /// Parses `body` into one of the registers; nil once the pool is closed (nothing was taken).
+    func ingest(_ body: [UInt8], options: DrainOptions, nowMicros: Int64) -> IngestCounts? {
         // Take the first free slot, starting from a rotating position; wait on one if all are busy.
         next.lock()
         let start = cursor
@@ -40,9 +46,10 @@ final class RegisterPool: @unchecked Sendable {
     }
 
     /// Ingests into slot `index`, whose lock the caller holds, and releases it.
-    private func ingest(_ body: [UInt8], options: DrainOptions, nowMicros: Int64, lockedSlot index: Int) -> IngestCounts {
+    private func ingest(_ body: [UInt8], options: DrainOptions, nowMicros: Int64, lockedSlot index: Int) -> IngestCounts? {
         let slot = slots[index]
         defer { slot.lock.unlock() }
+        if slot.closed { return nil }
         let counts = slot.register.ingest(body, options: options, nowMicros: nowMicros)
         setBytes(slot.register.approximateBytes, of: index)
         return counts
@@ -58,6 +65,16 @@ final class RegisterPool: @unchecked Sendable {
             slot.lock.unlock()
         }
         return out
+    }
+
+    /// Refuses every later body. Returns once no body is being ingested, so a `takeAll()` after it
+    /// has everything any `ingest` ever took.
+    func close() {
+        for slot in slots {
+            slot.lock.lock()
+            slot.closed = true
+            slot.lock.unlock()
+        }
     }
 
     /// Bytes held by the registers (approximate), as of the last body each took.

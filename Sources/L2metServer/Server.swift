@@ -66,6 +66,7 @@ public final class Server: @unchecked Sendable {
             oc.maxAttempts = c.outletMaxAttempts
             oc.connectTimeout = c.outletConnectTimeout
             oc.requestTimeout = c.outletRequestTimeout
+            oc.lease = c.outletLease
             let authenticator = self.authenticator
             let outlet = Outlet(store: store, configuration: oc,
                                 resolve: { token in try authenticator.destination(forToken: token, now: WallClock.seconds()) },

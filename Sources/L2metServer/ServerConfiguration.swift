@@ -37,6 +37,8 @@ public struct ServerConfiguration: Sendable {
     public var outletMaxAttempts = 6
     public var outletConnectTimeout = 5.0
     public var outletRequestTimeout = 30.0
+    /// Seconds an outlet's claim on buckets lasts; nil: long enough for the whole retry schedule.
+    public var outletLease: Int64?
 
     /// How long SIGTERM may take before the process exits anyway (seconds).
     public var shutdownGrace = 8.0

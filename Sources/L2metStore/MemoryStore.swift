@@ -37,7 +37,9 @@ public final class MemoryStore: Store, @unchecked Sendable {
         parts = Array(repeating: Partition(), count: self.partitions)
     }
 
-    public func append(_ batch: [(key: BucketKey, data: BucketData)], dueAt: (BucketKey) -> Int64) throws {
+    /// Applied whole under the lock and never throws, so `flushID` has nothing to guard against here.
+    public func append(_ batch: [(key: BucketKey, data: BucketData)], flushID: String?,
+                       dueAt: (BucketKey) -> Int64) throws {
         let placed = batch.map { (p: StorePartitioning.partition(of: $0.key, partitions: partitions), key: $0.key,
                                   data: $0.data, due: dueAt($0.key)) }
         lock.lock()
@@ -80,8 +82,7 @@ public final class MemoryStore: Store, @unchecked Sendable {
         }
 
         var out: [ClaimedBucket] = []
-        let leaseEnd = now.addingReportingOverflow(max(0, lease))
-        let until = leaseEnd.overflow ? Int64.max : leaseEnd.partialValue
+        let until = L2metStore.leaseEnd(now: now, lease: lease)
         for (key, _) in part.due.first(upTo: now, limit: limit) {
             part.due.remove(key)
             guard let data = part.pending.removeValue(forKey: key) else { continue }
@@ -102,6 +103,22 @@ public final class MemoryStore: Store, @unchecked Sendable {
             if let due = parts[p].waiting.remove(key), parts[p].pending[key] != nil {
                 parts[p].due.insert(key, score: due)
             }
+        }
+    }
+
+    public func release(_ keys: [BucketKey], leaseEnd: Int64, now: Int64) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        for key in keys {
+            let p = StorePartitioning.partition(of: key, partitions: partitions)
+            guard parts[p].leases.score(of: key) == leaseEnd else { continue }
+            parts[p].leases.remove(key)
+            parts[p].waiting.remove(key)
+            if var data = parts[p].claimed.removeValue(forKey: key) {
+                if let later = parts[p].pending[key] { data.merge(later) }
+                parts[p].pending[key] = data
+            }
+            if parts[p].pending[key] != nil { parts[p].due.insert(key, score: now) }
         }
     }
 

@@ -90,6 +90,38 @@ enum RedisScripts {
         """)
 }
 
+extension RedisScripts {
+    /// Gives claims back before their lease ends. ARGV: prefix, lease end, now, then per bucket:
+    /// member, partition. A member still claimed until exactly that lease end is treated as an expired
+    /// claim (data merged with any waiting part, due again), at `now`; others are left alone.
+    /// Returns the number given back.
+    static let release = RedisScript("""
+        local prefix, leaseEnd, now = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+        local n = 0
+        for i = 4, #ARGV, 2 do
+          local m, p = ARGV[i], ARGV[i + 1]
+          local claimedKey = prefix .. 'claimed:' .. p
+          local score = redis.call('ZSCORE', claimedKey, m)
+          if score and tonumber(score) == leaseEnd then
+            local b, c = prefix .. 'b:' .. m, prefix .. 'c:' .. m
+            redis.call('ZREM', claimedKey, m)
+            redis.call('ZREM', prefix .. 'waiting:' .. p, m)
+            if redis.call('EXISTS', c) == 1 then
+              if redis.call('EXISTS', b) == 1 then
+                redis.call('APPEND', c, redis.call('GET', b))
+              end
+              redis.call('RENAME', c, b)
+            end
+            if redis.call('EXISTS', b) == 1 then
+              redis.call('ZADD', prefix .. 'due:' .. p, now, m)
+            end
+            n = n + 1
+          end
+        end
+        return n
+        """)
+}
+
 /// A Lua script and its SHA-1 (for EVALSHA).
 struct RedisScript: Sendable {
     let source: String

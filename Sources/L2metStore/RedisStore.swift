@@ -53,9 +53,10 @@ public final class RedisStore: Store, @unchecked Sendable {
 
     // MARK: append
 
-    public func append(_ batch: [(key: BucketKey, data: BucketData)], dueAt: (BucketKey) -> Int64) throws {
+    public func append(_ batch: [(key: BucketKey, data: BucketData)], flushID: String?,
+                       dueAt: (BucketKey) -> Int64) throws {
         guard !batch.isEmpty else { return }
-        let flushID = Self.uniqueID()
+        let flushID = flushID ?? FlushID.make()
         let now = WallClock.seconds()
         var commands = [RedisCommand("SCRIPT", "LOAD", RedisScripts.append.source), RedisCommand("MULTI")]
         var chunkIndex = 0
@@ -134,7 +135,7 @@ public final class RedisStore: Store, @unchecked Sendable {
         guard (0..<partitions).contains(partition) else {
             throw StoreError.protocolError("partition \(partition) out of range 0..<\(partitions)")
         }
-        let leaseEnd = Self.saturatingAdd(now, max(0, lease))
+        let leaseEnd = L2metStore.leaseEnd(now: now, lease: lease)
         let reply = try eval(RedisScripts.claim, [prefix, String(partition), String(now), String(max(0, limit)),
                                                   String(leaseEnd)])
         guard case .array(let flat) = reply, flat.count % 2 == 0 else {
@@ -190,6 +191,30 @@ public final class RedisStore: Store, @unchecked Sendable {
         let replies = try withRetry { try self.evalPipeline(RedisScripts.acknowledge, commands, on: $0) }
         for r in replies {
             if let e = r.errorText { throw StoreError.protocolError("acknowledge: \(e)") }
+        }
+    }
+
+    // MARK: release
+
+    public func release(_ keys: [BucketKey], leaseEnd: Int64, now: Int64) throws {
+        guard !keys.isEmpty else { return }
+        var commands: [RedisCommand] = []
+        var start = 0
+        while start < keys.count {
+            let end = min(keys.count, start + appendChunk)
+            var c = RedisCommand("EVALSHA", RedisScripts.release.sha1, "0", prefix, String(leaseEnd), String(now))
+            for k in keys[start..<end] {
+                let m = k.storeKey
+                c.add(m)
+                c.add(StorePartitioning.partition(ofStoreKey: m, partitions: partitions))
+            }
+            commands.append(c)
+            start = end
+        }
+        // Safe to send again: a bucket given back is no longer leased until `leaseEnd`.
+        let replies = try withRetry { try self.evalPipeline(RedisScripts.release, commands, on: $0) }
+        for r in replies {
+            if let e = r.errorText { throw StoreError.protocolError("release: \(e)") }
         }
     }
 
@@ -253,12 +278,5 @@ public final class RedisStore: Store, @unchecked Sendable {
     private static func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 {
         let (r, o) = a.addingReportingOverflow(b)
         return o ? (b > 0 ? Int64.max : Int64.min) : r
-    }
-
-    /// 128 random bits, hex: unique per flush across processes.
-    private static func uniqueID() -> String {
-        var g = SystemRandomNumberGenerator()
-        let a = g.next() as UInt64, b = g.next() as UInt64
-        return String(a, radix: 16) + String(b, radix: 16)
     }
 }

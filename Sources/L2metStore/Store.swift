@@ -18,16 +18,20 @@ public protocol Store: AnyObject, Sendable {
     var partitions: Int { get }
 
     /// Merges each bucket into what the store already holds for its key and marks it due at
-    /// `dueAt(key)` (epoch seconds). Either all of the batch is stored or an error is thrown and the
-    /// caller keeps the batch to retry (appending is not idempotent, so a thrown error must mean
-    /// nothing was applied).
+    /// `dueAt(key)` (epoch seconds).
+    ///
+    /// Appending is not idempotent, so each call is named by `flushID` (`FlushID.make()`). When the
+    /// call throws, the batch may or may not have been stored (a reply lost after the store applied
+    /// it): the caller keeps the batch and retries it **unchanged, in the same order, with the same
+    /// id** until a call succeeds; the store then applies only what earlier calls with that id did not,
+    /// so nothing is counted twice. A caller that cannot keep the id passes nil (a fresh one).
     ///
     /// Appending to a bucket that an outlet holds (claimed, not yet acknowledged) neither adds to the
     /// claimed data nor makes the bucket claimable again while the lease lasts: the new data waits as
     /// a separate part. When the claim is acknowledged, that part becomes due on its own (posted
     /// later, never lost); when the lease runs out instead, claimed data and part are merged and due
     /// again together (nothing is posted twice because of the append).
-    func append(_ batch: [(key: BucketKey, data: BucketData)], dueAt: (BucketKey) -> Int64) throws
+    func append(_ batch: [(key: BucketKey, data: BucketData)], flushID: String?, dueAt: (BucketKey) -> Int64) throws
 
     /// Atomically claims up to `limit` buckets of `partition` that are due at `now` (epoch seconds),
     /// leasing them for `lease` seconds. Claims whose lease ran out are due again first.
@@ -39,8 +43,38 @@ public protocol Store: AnyObject, Sendable {
     /// becomes due. Safe to repeat.
     func acknowledge(_ keys: [BucketKey]) throws
 
+    /// Gives claimed buckets back before their lease ends, for buckets the claimer made no attempt to
+    /// deliver (an outlet stopping): each is due again at `now`, merged with any part appended
+    /// meanwhile, as if its lease had run out. Only claims still leased until exactly `leaseEnd`
+    /// (`leaseEnd(now:lease:)` of the claim) are given back; others (acknowledged, expired and claimed
+    /// by someone else) are left alone. Safe to repeat.
+    func release(_ keys: [BucketKey], leaseEnd: Int64, now: Int64) throws
+
     /// Throws when the store cannot be reached.
     func ping() throws
+}
+
+extension Store {
+    /// Appends under a fresh flush id: for callers that do not retry a failed batch.
+    public func append(_ batch: [(key: BucketKey, data: BucketData)], dueAt: (BucketKey) -> Int64) throws {
+        try append(batch, flushID: nil, dueAt: dueAt)
+    }
+}
+
+/// When a claim made at `now` (epoch seconds) for `lease` seconds ends, as every store computes it.
+public func leaseEnd(now: Int64, lease: Int64) -> Int64 {
+    let (end, overflow) = now.addingReportingOverflow(max(0, lease))
+    return overflow ? Int64.max : end
+}
+
+/// Names of flushes, for `Store.append`.
+public enum FlushID {
+    /// 128 random bits, hex: unique per flush across processes.
+    public static func make() -> String {
+        var g = SystemRandomNumberGenerator()
+        let a = g.next() as UInt64, b = g.next() as UInt64
+        return String(a, radix: 16) + String(b, radix: 16)
+    }
 }
 
 /// Why a store call failed.

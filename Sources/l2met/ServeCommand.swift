@@ -42,6 +42,12 @@ struct Serve: ParsableCommand {
     @Option(help: "Attempts per Librato request before its buckets are dropped.") var outletAttempts = 6
     @Option(help: "Seconds to connect to Librato.") var outletConnectTimeout = 5.0
     @Option(help: "Seconds for a whole Librato request.") var outletTimeout = 30.0
+    @Option(help: """
+        Seconds an outlet's claim on buckets lasts; an outlet that crashed leaves its buckets to the others \
+        once it ends (default: the whole retry schedule plus 30 s, 510 with the defaults). More than \
+        --outlet-timeout, 5 to 86400.
+        """)
+    var outletLease: Int?
     @Option(help: "Seconds SIGTERM may take before exiting.") var shutdownGrace = 8.0
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
 
@@ -52,7 +58,27 @@ struct Serve: ParsableCommand {
         if flushBytes < 1 { throw ValidationError("--flush-bytes must be at least 1") }
         if flushInterval <= 0 { throw ValidationError("--flush-interval must be above 0") }
         if partitions < 1 { throw ValidationError("--partitions must be at least 1") }
+        if outletTimeout <= 0 { throw ValidationError("--outlet-timeout must be above 0") }
+        if let outletLease {
+            // A claim must outlast one whole request, with room to acknowledge after it: the outlet
+            // never starts an attempt that could end past its lease.
+            if Double(outletLease) <= outletTimeout {
+                throw ValidationError("--outlet-lease (\(outletLease) s) must be more than --outlet-timeout (\(outletTimeout) s)")
+            }
+            if outletLease < Self.minOutletLease {
+                // Lease ends are whole seconds and a worker keeps a margin for its acknowledgement:
+                // shorter claims could leave no room for any attempt.
+                throw ValidationError("--outlet-lease must be at least \(Self.minOutletLease) s")
+            }
+            if outletLease > Self.maxOutletLease {
+                throw ValidationError("--outlet-lease must be at most \(Self.maxOutletLease) s (a day)")
+            }
+        }
     }
+
+    /// Claims longer than a day would outlive the buckets' data in Redis (kept a day past due).
+    static let maxOutletLease = 86_400
+    static let minOutletLease = 5
 
     func run() throws {
         let env = ProcessInfo.processInfo.environment
@@ -86,6 +112,7 @@ struct Serve: ParsableCommand {
         c.outletMaxAttempts = outletAttempts
         c.outletConnectTimeout = outletConnectTimeout
         c.outletRequestTimeout = outletTimeout
+        c.outletLease = outletLease.map(Int64.init)
         c.shutdownGrace = shutdownGrace
 
         // Block SIGTERM and SIGINT before any thread starts, so every thread inherits the mask and

@@ -19,6 +19,7 @@ final class MemoryStoreTests: XCTestCase {
     func testConcurrentClaimsHandOutEachBucketOnce() throws { try StoreBehaviours.concurrentClaimsHandOutEachBucketOnce(maker()) }
     func testUnacknowledgedClaimComesBackAfterLease() throws { try StoreBehaviours.unacknowledgedClaimComesBackAfterLease(maker()) }
     func testAcknowledgeDeletes() throws { try StoreBehaviours.acknowledgeDeletes(maker()) }
+    func testReleaseGivesAClaimBackAtOnce() throws { try StoreBehaviours.releaseGivesAClaimBackAtOnce(maker()) }
     func testAppendIntoClaimedBucket() throws { try StoreBehaviours.appendIntoClaimedBucket(maker()) }
     func testPartitionsSpreadKeys() throws { try StoreBehaviours.partitionsSpreadKeys(maker()) }
     func testLargeBatch() throws { try StoreBehaviours.largeBatch(maker()) }

@@ -21,6 +21,10 @@ final class RedisStoreTests: XCTestCase {
     func testAppendIntoClaimedBucket() throws { try StoreBehaviours.appendIntoClaimedBucket(maker(db: 11)) }
     func testPartitionsSpreadKeys() throws { try StoreBehaviours.partitionsSpreadKeys(maker(db: 12)) }
     func testLargeBatch() throws { try StoreBehaviours.largeBatch(maker(db: 13)) }
+    func testReleaseGivesAClaimBackAtOnce() throws {
+        let server = try RedisServerProcess()  // a Redis of its own: every shared database is taken
+        try StoreBehaviours.releaseGivesAClaimBackAtOnce { partitions in try RedisStore(url: server.url, partitions: partitions) }
+    }
 
     /// The keys the schema promises: data under PREFIX:b:STOREKEY with a TTL, due set per partition,
     /// claimed data renamed to PREFIX:c:…, flush markers.
@@ -144,6 +148,21 @@ final class RedisStoreTests: XCTestCase {
             XCTAssertTrue(why.contains("127.0.0.1:\(port)"), why)
             XCTAssertFalse("\(error)".contains("topsecret"), why)
         }
+    }
+
+    /// A caller retrying a batch it was not told the fate of, unchanged and under the same flush id,
+    /// never applies it twice, however many chunks it has; a new id is new data.
+    func testTheSameFlushIDIsAppliedOnce() throws {
+        let server = try RedisServerProcess()
+        let store = try RedisStore(url: server.url, appendChunk: 2)
+        let batch = (0..<5).map { (StoreBehaviours.key("k\($0)"), StoreBehaviours.data(.counter, [Double($0 + 1)])) }
+        let id = FlushID.make()
+        for _ in 0..<3 { try store.append(batch, flushID: id, dueAt: StoreBehaviours.due) }
+        let first = try StoreBehaviours.claimAll(store)
+        XCTAssertEqual(first.reduce(0.0) { $0 + $1.data.sum }, 15)
+        try store.acknowledge(first.map(\.key))
+        try store.append(batch, flushID: FlushID.make(), dueAt: StoreBehaviours.due)
+        XCTAssertEqual(try StoreBehaviours.claimAll(store).reduce(0.0) { $0 + $1.data.sum }, 15, "a fresh id is new data")
     }
 
     /// The reply to a flush is lost after Redis ran it: `append` sends the same flush (same id) again,

@@ -122,6 +122,32 @@ enum StoreBehaviours {
         XCTAssertEqual(again.first?.data.sum, 3)
     }
 
+    /// A claim given back (an outlet stopping before it tried) is due again at once, merged with what
+    /// was appended meanwhile; only the holder of that very lease can give it back; the other buckets
+    /// of the claim stay leased.
+    static func releaseGivesAClaimBackAtOnce(_ make: Make) throws {
+        let store = try make(1)
+        let k = key("hits"), j = key("other")
+        try store.append([(k, data(.counter, [3])), (j, data(.counter, [1]))], dueAt: due)
+        let now = t0 + 200
+        XCTAssertEqual(try store.claim(partition: 0, now: now, limit: 10, lease: 300).count, 2)
+        let end = leaseEnd(now: now, lease: 300)
+        try store.append([(k, data(.counter, [4]))], dueAt: due)
+        try store.release([k], leaseEnd: end + 1, now: now + 1)
+        XCTAssertEqual(try store.claim(partition: 0, now: now + 1, limit: 10, lease: 300).count, 0,
+                       "a release naming another lease must be ignored")
+        try store.release([k], leaseEnd: end, now: now + 1)
+        try store.release([k], leaseEnd: end, now: now + 1)
+        let again = try store.claim(partition: 0, now: now + 1, limit: 10, lease: 300)
+        XCTAssertEqual(again.map(\.key), [k], "a released bucket is due at once")
+        XCTAssertEqual(again.first?.data.sum, 7, "with the part appended while it was claimed")
+        // The new claim is not the old lease's to give back.
+        try store.release([k], leaseEnd: end, now: now + 2)
+        XCTAssertEqual(try store.claim(partition: 0, now: now + 2, limit: 10, lease: 300).count, 0)
+        try store.acknowledge([k])
+        XCTAssertEqual(try claimAll(store).map(\.key), [j], "the bucket not given back comes back only with its lease")
+    }
+
     static func acknowledgeDeletes(_ make: Make) throws {
         let store = try make(1)
         let keys = (0..<5).map { key("k\($0)") }

@@ -19,12 +19,16 @@ public final class FakeLibrato: @unchecked Sendable {
 
     private let lock = NSLock()
     private var script: [HTTPResponse]
+    private let respond: (@Sendable (HTTPRequest) -> HTTPResponse?)?
     private var recorded: [Recorded] = []
     private var server: HTTPServer!
 
-    /// - Parameter port: 0 for any free port.
-    public init(script: [HTTPResponse] = [], port: Int = 0) throws {
+    /// - Parameters:
+    ///   - port: 0 for any free port.
+    ///   - respond: answers a request by what it holds (its credentials, say); nil falls back to the script.
+    public init(script: [HTTPResponse] = [], port: Int = 0, respond: (@Sendable (HTTPRequest) -> HTTPResponse?)? = nil) throws {
         self.script = script
+        self.respond = respond
         var c = HTTPServerConfiguration()
         c.host = "127.0.0.1"
         c.port = port
@@ -32,7 +36,8 @@ public final class FakeLibrato: @unchecked Sendable {
         server = HTTPServer(configuration: c) { [unowned self] request in
             self.lock.lock()
             defer { self.lock.unlock() }
-            let response = self.script.isEmpty ? HTTPResponse(status: 200, body: Array("{}".utf8)) : self.script.removeFirst()
+            let response = self.respond?(request)
+                ?? (self.script.isEmpty ? HTTPResponse(status: 200, body: Array("{}".utf8)) : self.script.removeFirst())
             self.recorded.append(Recorded(at: Date(), path: request.path,
                                           headers: request.headers.map { (name: $0.name, value: $0.value) },
                                           body: request.body, status: response.status))
