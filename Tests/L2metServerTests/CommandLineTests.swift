@@ -120,3 +120,46 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(child.stop(), 0)
     }
 }
+
+extension CommandLineTests {
+    /// A stdout that goes away (`l2met serve | head`, a log shipper that died) costs the lines, not the
+    /// server: it keeps answering, prints its metrics into the void, and stops cleanly.
+    func testAClosedStdoutDoesNotStopTheServer() throws {
+        let port = freePort()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ChildProcess.l2metPath)
+        process.arguments = ["serve", "--port", "\(port)", "--log-level", "debug"]
+        var env = ProcessInfo.processInfo.environment
+        for key in ["SECRETS", "REDIS_URL", "LIBRATO_URL", "PORT"] { env.removeValue(forKey: key) }
+        process.environment = env
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        try out.fileHandleForReading.close()   // nobody reads stdout any more: writes to it fail with EPIPE
+
+        XCTAssertTrue(Drain.waitUntilListening(port: port))
+        let now = Date().timeIntervalSince1970
+        XCTAssertEqual(try Drain.post(port: port, body: Drain.frame("count#lost.lines=1", at: now), query: "resolution=1"), 200)
+        Thread.sleep(forTimeInterval: 3)   // the interval closes and its metric line is written
+        XCTAssertTrue(process.isRunning, "l2met died when its stdout closed")
+        XCTAssertEqual(try Drain.get(port: port, path: "/health").0, 200)
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .exit)
+        XCTAssertEqual(process.terminationStatus, 0)
+    }
+
+    /// A second `l2met serve` on a port another one listens on refuses to start rather than share the
+    /// port (SO_REUSEPORT) and take half of the first one's drains.
+    func testASecondServerOnABusyPortRefusesToStart() throws {
+        let port = freePort()
+        let first = try ChildProcess(["serve", "--port", "\(port)"], environment: ["SECRETS": freshFernetKey()])
+        XCTAssertTrue(first.waitForOutput("msg=listening"), first.stdout + first.stderr)
+        let second = try run(["serve", "--port", "\(port)"], timeout: 10)
+        XCTAssertEqual(second.status, 1, second.stdout)
+        XCTAssertTrue(second.stdout.contains("cannot start") && second.stdout.contains("Address already in use"), second.stdout)
+        XCTAssertEqual(first.stop(), 0)
+    }
+}
