@@ -178,6 +178,36 @@ final class EndpointTests: XCTestCase {
         XCTAssertEqual(try request(server, "POST", "/sign", body: "u:t").status, 404)
     }
 
+    /// libcurl would take a Librato URL without a scheme as plain http (the Librato token in clear) and
+    /// try other schemes as they are: only http(s) URLs with a host start, and the error does not
+    /// repeat the URL (it may hold credentials). Local mode and receivers never post to it.
+    func testALibratoURLThatIsNotHTTPStopsStartUp() throws {
+        let key = freshFernetKey()
+        for url in ["metrics-api.librato.com/v1/metrics", "ftp://u:secret@host/v1", "https://", "https:///v1", "http://:80/x", ""] {
+            var c = ServerConfiguration()
+            c.secrets = key
+            c.libratoURL = url
+            XCTAssertThrowsError(try Server(configuration: c), url) { error in
+                XCTAssertTrue("\(error)".contains("Librato URL"), "\(error)")
+                XCTAssertFalse("\(error)".contains("secret"), "\(error)")
+            }
+        }
+        for url in ["https://metrics-api.librato.com/v1/metrics", "http://127.0.0.1:8080/v1/metrics", "HTTPS://u:p@host"] {
+            var c = ServerConfiguration()
+            c.secrets = key
+            c.libratoURL = url
+            XCTAssertNoThrow(try Server(configuration: c), url)
+        }
+        var receiverOnly = ServerConfiguration()
+        receiverOnly.secrets = key
+        receiverOnly.libratoURL = "not used"
+        receiverOnly.runOutlet = false
+        XCTAssertNoThrow(try Server(configuration: receiverOnly))
+        var local = ServerConfiguration()
+        local.libratoURL = "not used"
+        XCTAssertNoThrow(try Server(configuration: local))
+    }
+
     func testAMalformedKeyStopsStartUpNamingItsPosition() throws {
         var c = ServerConfiguration()
         c.secrets = "\(freshFernetKey()):not-a-key"
