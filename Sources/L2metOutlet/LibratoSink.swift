@@ -50,8 +50,9 @@ public final class LibratoSink: MetricSink {
 
     /// Buckets of one destination that differ only in their drain token (two drain tokens signed for
     /// the same credentials, say for two apps) are one Librato series: posted apart, they would be two
-    /// values under one name, source and time, of which Librato keeps one. They are merged into one
-    /// (every key kept, to acknowledge them all), in the order first seen.
+    /// values under one name, source and time, and a series holds one value per time. They are merged
+    /// into one (every key kept, to acknowledge them all), in the order first seen. Only buckets claimed
+    /// together are merged; ones claimed by another worker still go in their own request.
     static func mergedAcrossTokens(_ buckets: [ClaimedBucket]) -> [(key: BucketKey, data: BucketData, keys: [BucketKey])] {
         guard let first = buckets.first?.key.token, buckets.contains(where: { $0.key.token != first }) else {
             return buckets.map { ($0.key, $0.data, [$0.key]) }
