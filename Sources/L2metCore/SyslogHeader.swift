@@ -2,7 +2,8 @@
 /// `<PRI>VERSION SP TIMESTAMP SP HOSTNAME SP APP-NAME SP PROCID SP MSGID SP [STRUCTURED-DATA SP] TEXT`.
 ///
 /// STRUCTURED-DATA is optional (Heroku leaves it out, log-shuttle writes `-`): a `-` or well-formed
-/// `[id name="value" …]` elements are skipped; anything else is the start of TEXT. One trailing `\n`
+/// `[id name="value" …]` elements are skipped; anything else is the start of TEXT. A UTF-8 BOM at the
+/// start of TEXT (RFC5424 MSG-UTF8) is skipped too. One trailing `\n`
 /// (and then one `\r`) is taken off TEXT. The fields point into the message's bytes.
 public struct SyslogHeader {
     /// Microseconds since the epoch; nil when the timestamp is `-` or does not parse (or was not
@@ -62,6 +63,8 @@ public struct SyslogHeader {
                 if p < n, msg[p] == 0x20 { p += 1 }
             }
         }
+        // RFC5424 MSG-UTF8 starts with a BOM; it is not part of the text.
+        if n - p >= 3, msg[p] == 0xEF, msg[p + 1] == 0xBB, msg[p + 2] == 0xBF { p += 3 }
         var e = n
         if e > p, msg[e - 1] == 0x0A { e -= 1 }
         if e > p, msg[e - 1] == 0x0D { e -= 1 }

@@ -1,5 +1,7 @@
 /// The server's Fernet keys, from `SECRETS` (colon-separated base64url keys): the first key
-/// encrypts, every key decrypts, so keys can be rotated by putting a new one first.
+/// encrypts, every key decrypts, so keys can be rotated by putting a new one first. A key in the
+/// standard base64 alphabet (`+`, `/`) is read too: the original l2met made its keys with
+/// `openssl base64`, and the Go Fernet library it used accepted both.
 ///
 /// Immutable after `init`, so it is safe to share between threads.
 public final class Keyring: @unchecked Sendable {
@@ -15,7 +17,8 @@ public final class Keyring: @unchecked Sendable {
         var keys: [Fernet] = []
         var raw: [[UInt8]] = []
         for (i, part) in parts.enumerated() {
-            guard let bytes = Base64URL.decode(String(part).trimmingWhitespace()), bytes.count == 32 else {
+            guard let bytes = Base64URL.decode(String(part).trimmingWhitespace(), standardAlphabet: true),
+                  bytes.count == 32 else {
                 throw FernetError.malformedKeyInSecrets(position: i + 1, count: parts.count)
             }
             keys.append(Fernet(keyBytes: bytes))
@@ -51,9 +54,11 @@ public final class Keyring: @unchecked Sendable {
         throw .badHMAC
     }
 
-    /// True when `key` (base64url, padding optional) is one of the keys; compared in constant time.
+    /// True when `key` (base64url or standard base64, padding optional) is one of the keys; compared in
+    /// constant time.
     public func containsKey(_ key: String) -> Bool {
-        guard let candidate = Base64URL.decode(key.trimmingWhitespace()), candidate.count == 32 else { return false }
+        guard let candidate = Base64URL.decode(key.trimmingWhitespace(), standardAlphabet: true), candidate.count == 32
+        else { return false }
         var found = false
         for k in keyBytes {
             let same = k.withUnsafeBytes { a in candidate.withUnsafeBytes { b in OpenSSLPrimitives.constantTimeEqual(a, b) } }

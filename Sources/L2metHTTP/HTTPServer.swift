@@ -40,6 +40,7 @@ public final class HTTPServer: @unchecked Sendable {
             var listeners: [Int32] = []
             do {
                 var address = try Self.resolve(host: configuration.host, port: configuration.port)
+                if configuration.port != 0 { try Self.checkNotInUse(address) }
                 for i in 0..<count {
                     let fd = try Self.listen(on: &address)
                     listeners.append(fd)
@@ -123,6 +124,26 @@ public final class HTTPServer: @unchecked Sendable {
             // sin_port and sin6_port sit at the same offset, in network order.
             p.storeBytes(of: UInt16(port).bigEndian, toByteOffset: 2, as: UInt16.self)
         }
+    }
+
+    /// `SO_REUSEPORT` lets any process of the same user bind a port that is already listened on, and
+    /// the kernel then splits connections between the two: a second l2met started by mistake on a
+    /// busy port would silently take half the drains (a local-mode one would take them without
+    /// credentials and print them). A probe bound without `SO_REUSEPORT` fails on a port with a
+    /// listener, so start-up refuses the port instead. (`SO_REUSEADDR` keeps connections left in
+    /// TIME_WAIT by a previous run from getting in the way.)
+    private static func checkNotInUse(_ address: sockaddr_storage) throws {
+        var address = address
+        let fd = socket(Int32(address.ss_family), Int32(SOCK_STREAM.rawValue) | LinuxSystemCalls.SOCK_CLOEXEC, 0)
+        guard fd >= 0 else { throw HTTPError("socket: \(errnoText())") }
+        defer { close(fd) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        let len = length(of: address)
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
+        }
+        guard rc == 0 else { throw HTTPError("bind: \(errnoText())") }
     }
 
     private static func listen(on address: inout sockaddr_storage) throws -> Int32 {

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Logging
 
 /// A swift-log handler writing one logfmt line per event to stdout, the Heroku convention:
@@ -72,8 +73,23 @@ public final class LogOutput: @unchecked Sendable {
 
     public init(_ sink: @escaping (String) -> Void) { self.sink = sink }
 
+    /// Writes with write(2) and ignores failures: a stdout that is gone (a closed pipe: EPIPE) loses
+    /// the line but must not stop the server, as `FileHandle.write` did (it traps).
     public static let standardOutput = LogOutput { line in
-        FileHandle.standardOutput.write(line.data(using: .utf8)!)
+        var line = line
+        line.withUTF8 { bytes in
+            guard var p = bytes.baseAddress else { return }
+            var left = bytes.count
+            while left > 0 {
+                let n = Glibc.write(1, p, left)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
+                p += n
+                left -= n
+            }
+        }
     }
 
     public func write(_ line: String) {

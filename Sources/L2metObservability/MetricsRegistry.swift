@@ -53,7 +53,7 @@ public final class MetricsRegistry: @unchecked Sendable {
         var out = ""
         for name in snapshot.keys.sorted() {
             let f = snapshot[name]!
-            out += "# HELP \(name) \(f.help)\n# TYPE \(name) \(f.type)\n"
+            out += "# HELP \(name) \(Self.escapeHelp(f.help))\n# TYPE \(name) \(f.type)\n"
             for labels in f.series.keys.sorted() {
                 out += "\(name)\(labels) \(Self.format(f.series[labels]!.value))\n"
             }
@@ -61,12 +61,21 @@ public final class MetricsRegistry: @unchecked Sendable {
         return out
     }
 
+    /// HELP text escapes only backslashes and line feeds.
+    private static func escapeHelp(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n")
+    }
+
     private static func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
             .replacingOccurrences(of: "\n", with: "\\n")
     }
 
-    private static func format(_ v: Double) -> String {
+    /// A sample value as the text format spells it: `NaN`, `+Inf` and `-Inf` for the non-finite ones
+    /// (Swift's own `nan` and `inf` are not valid there).
+    static func format(_ v: Double) -> String {
+        if v.isNaN { return "NaN" }
+        if v.isInfinite { return v < 0 ? "-Inf" : "+Inf" }
         if v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
         return String(v)
     }

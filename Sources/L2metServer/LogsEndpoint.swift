@@ -77,6 +77,10 @@ final class LogsEndpoint: @unchecked Sendable {
         if counts.frames == 0 && counts.brokenFrames > 0 {
             return .text(400, "no frame could be read: expected octet-counted syslog frames (LEN SP <PRI>1 …)")
         }
+        // Frames, but not one with an RFC5424 header: nothing in the body can become a metric.
+        if counts.lines == 0 && counts.frames > 0 {
+            return .text(400, "no frame has an RFC5424 header: expected <PRI>1 TIMESTAMP HOST APP PROCID MSGID TEXT")
+        }
         return HTTPResponse(status: 200)
     }
 }

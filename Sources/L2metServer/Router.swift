@@ -15,7 +15,7 @@ struct Router: Sendable {
             guard let logs else { return .text(404, "this process runs the outlet only") }
             return logs.handle(request)
         case "/health":
-            guard request.method == "GET" || request.method == "HEAD" else { return .text(405, "method not allowed: use GET") }
+            guard request.method == "GET" || request.method == "HEAD" else { return Self.methodNotAllowed("GET, HEAD") }
             do {
                 try store.ping()
                 return .text(200, "ok")
@@ -25,12 +25,19 @@ struct Router: Sendable {
         case "/sign":
             return sign.handle(request)
         case "/metrics":
-            guard request.method == "GET" else { return .text(405, "method not allowed: use GET") }
+            guard request.method == "GET" || request.method == "HEAD" else { return Self.methodNotAllowed("GET, HEAD") }
             return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")],
                                 body: Array(metrics.render().utf8))
         default:
             return .text(404, "not found")
         }
+    }
+
+    /// 405 with the `Allow` header HTTP requires on it (RFC 9110, 15.5.6).
+    static func methodNotAllowed(_ allow: String) -> HTTPResponse {
+        var response = HTTPResponse.text(405, "method not allowed: use \(allow)")
+        response.headers.append(("Allow", allow))
+        return response
     }
 }
 

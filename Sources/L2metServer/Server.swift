@@ -20,10 +20,15 @@ public final class Server: @unchecked Sendable {
     private var http: HTTPServer?
     private var outlet: Outlet?
 
-    /// Builds every part; throws on bad configuration (a malformed key, a malformed Redis URL).
+    /// Builds every part; throws on bad configuration (a malformed key, a malformed Redis URL, a Librato
+    /// URL that is not http(s)).
     public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "l2met")) throws {
         self.configuration = configuration
         self.logger = logger
+        if configuration.runOutlet, !configuration.isLocalMode, !ServerConfiguration.isHTTPURL(configuration.libratoURL) {
+            // The URL itself is not repeated: it may carry credentials.
+            throw ServerConfigurationError("the Librato URL (--librato-url or LIBRATO_URL) must be http:// or https:// with a host")
+        }
         keyring = configuration.isLocalMode ? nil : try Keyring(secrets: configuration.secrets!)
         authenticator = DrainAuthenticator(keyring: keyring)
         if let url = configuration.redisURL, !url.isEmpty {

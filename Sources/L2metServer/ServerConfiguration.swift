@@ -47,4 +47,21 @@ public struct ServerConfiguration: Sendable {
 
     /// True when no `SECRETS` are set: unauthenticated drains, metrics printed on stdout.
     public var isLocalMode: Bool { secrets == nil || secrets!.isEmpty }
+
+    /// True when `url` is `http://` or `https://` with a host. Anything else given as `--librato-url`
+    /// would be left to libcurl's guesses: no scheme means plain http (credentials in clear), other
+    /// schemes are not HTTP at all.
+    public static func isHTTPURL(_ url: String) -> Bool {
+        let lower = url.lowercased()
+        guard let sep = lower.firstRange(of: "://"), ["http", "https"].contains(lower[..<sep.lowerBound]) else { return false }
+        var authority = url[sep.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
+        return !authority.isEmpty && !authority.hasPrefix(":") && !authority.contains(where: \.isWhitespace)
+    }
+}
+
+/// A setting `Server` cannot run with. The message never holds a secret.
+public struct ServerConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

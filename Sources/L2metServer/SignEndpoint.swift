@@ -8,7 +8,7 @@ struct SignEndpoint: Sendable {
     let keyring: Keyring?
 
     func handle(_ request: HTTPRequest) -> HTTPResponse {
-        guard request.method == "POST" else { return .text(405, "method not allowed: use POST") }
+        guard request.method == "POST" else { return Router.methodNotAllowed("POST") }
         guard let keyring else { return .text(404, "signing needs SECRETS; this server runs in local mode") }
         guard let key = BasicAuthorization.user(of: request.header("authorization")), keyring.containsKey(key) else {
             return .text(401, "unauthorized: the Basic user must be one of the server's keys")

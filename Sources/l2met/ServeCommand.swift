@@ -58,7 +58,18 @@ struct Serve: ParsableCommand {
         if flushBytes < 1 { throw ValidationError("--flush-bytes must be at least 1") }
         if flushInterval <= 0 { throw ValidationError("--flush-interval must be above 0") }
         if partitions < 1 { throw ValidationError("--partitions must be at least 1") }
-        if outletTimeout <= 0 { throw ValidationError("--outlet-timeout must be above 0") }
+        if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
+        if outletWorkers < 1 { throw ValidationError("--outlet-workers must be at least 1") }
+        if outletAttempts < 1 { throw ValidationError("--outlet-attempts must be at least 1") }
+        for (name, value) in [("--memory-limit", memoryLimit), ("--body-limit", bodyLimit),
+                              ("--header-limit", headerLimit), ("--max-connections", maxConnections)] where value < 1 {
+            throw ValidationError("\(name) must be at least 1")
+        }
+        for (name, value) in [("--request-timeout", requestTimeout), ("--idle-timeout", idleTimeout),
+                              ("--outlet-interval", outletInterval), ("--outlet-connect-timeout", outletConnectTimeout),
+                              ("--outlet-timeout", outletTimeout)] where !(value > 0) {
+            throw ValidationError("\(name) must be above 0")
+        }
         if let outletLease {
             // A claim must outlast one whole request, with room to acknowledge after it: the outlet
             // never starts an attempt that could end past its lease.
@@ -73,6 +84,11 @@ struct Serve: ParsableCommand {
             if outletLease > Self.maxOutletLease {
                 throw ValidationError("--outlet-lease must be at most \(Self.maxOutletLease) s (a day)")
             }
+        }
+        if !(shutdownGrace >= 0) { throw ValidationError("--shutdown-grace must be 0 or more") }
+        // $PORT is only read when --port is not given; a value that is not a port is an error, not 8080.
+        if port == nil, let raw = ProcessInfo.processInfo.environment["PORT"], !raw.isEmpty, Int(raw) == nil {
+            throw ValidationError("PORT=\(raw) is not a port number")
         }
     }
 

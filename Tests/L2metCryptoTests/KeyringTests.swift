@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import L2metCrypto
 
@@ -53,6 +54,26 @@ final class KeyringTests: XCTestCase {
         XCTAssertEqual(keyring.count, 2)
         let token = try Keyring(secrets: b).encrypt("u:t", now: 5)
         XCTAssertEqual(try keyring.decrypt(token, now: 5), "u:t")
+    }
+
+    /// The original l2met's keys came from `openssl base64` (standard alphabet, `+` and `/`): such a
+    /// key is the same key as its base64url spelling.
+    func testStandardBase64KeysAreAccepted() throws {
+        // 32 bytes whose base64 has both '+' and '/' in it.
+        let raw: [UInt8] = [0xFB, 0xFF, 0xBF] + Array(repeating: 0x3E, count: 29)
+        let standard = Data(raw).base64EncodedString()
+        XCTAssertTrue(standard.contains("+") && standard.contains("/"), standard)
+        let url = standard.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        let keyring = try Keyring(secrets: "\(Fernet.generateKey()):\(standard)")
+        XCTAssertEqual(keyring.count, 2)
+        let token = try Keyring(secrets: url).encrypt("u:t", now: 5)
+        XCTAssertEqual(try keyring.decrypt(token, now: 5), "u:t")
+        XCTAssertTrue(keyring.containsKey(standard))
+        XCTAssertTrue(keyring.containsKey(url))
+        // What makes the first key encrypt: a token from a standard-alphabet first key reads with its url form.
+        let first = try Keyring(secrets: standard).encrypt("a:b", now: 5)
+        XCTAssertEqual(try Keyring(secrets: url).decrypt(first, now: 5), "a:b")
+        XCTAssertThrowsError(try Keyring(secrets: standard + "+"))
     }
 
     func testContainsKey() throws {

@@ -86,6 +86,28 @@ final class HTTPServerLifecycleTests: XCTestCase {
         }
     }
 
+    /// Another server on the port, itself with SO_REUSEPORT (a second l2met started by mistake), is no
+    /// reason to share it: start-up fails. Once the first one has stopped, the port is free again even
+    /// with its closed connections still in TIME_WAIT.
+    func testAPortAnotherServerListensOnIsRefused() throws {
+        let first = try makeServer()
+        let port = first.boundPort
+        let client = try HTTPClientConnection(host: "127.0.0.1", port: port, timeout: 10)
+        // The server closes first, so the server's side of this connection is what waits in TIME_WAIT.
+        XCTAssertEqual(try client.request(method: "GET", path: "/x", headers: [("Connection", "close")], body: []).status, 200)
+        Thread.sleep(forTimeInterval: 0.1)
+        client.close()
+
+        let second = try? makeServer(configure: { $0.port = port }, handler: { _ in HTTPResponse(status: 418) })
+        XCTAssertNil(second, "a second server shared port \(port)")
+        second?.stop(gracePeriod: 0)
+
+        first.stop(gracePeriod: 1)
+        let again = try makeServer(configure: { $0.port = port })
+        defer { again.stop(gracePeriod: 1) }
+        XCTAssertEqual(again.boundPort, port)
+    }
+
     func testObserverIsToldOncePerAnsweredRequest() throws {
         let observer = RecordingObserver()
         let server = try makeServer(observer: observer) { request in

@@ -20,6 +20,35 @@ final class ObservabilityTests: XCTestCase {
             """)
     }
 
+    /// The text format spells non-finite values NaN, +Inf, -Inf, and escapes `\` and newlines in HELP
+    /// and `\`, `"` and newlines in label values.
+    func testNonFiniteValuesAndEscapingAreValidPrometheusText() {
+        let m = MetricsRegistry()
+        m.gauge("g_nan", "Not a number.").set(Double.nan)
+        m.gauge("g_pos", "Up.").set(Double.infinity)
+        m.gauge("g_neg", "Down.").set(-Double.infinity)
+        m.gauge("g_frac", "A fraction.").set(0.25)
+        m.counter("c_total", "Help with a back\\slash\nand a second line.", labels: [("k", "a\"b\\c\nd")]).increment()
+        XCTAssertEqual(m.render(), """
+            # HELP c_total Help with a back\\\\slash\\nand a second line.
+            # TYPE c_total counter
+            c_total{k="a\\"b\\\\c\\nd"} 1
+            # HELP g_frac A fraction.
+            # TYPE g_frac gauge
+            g_frac 0.25
+            # HELP g_nan Not a number.
+            # TYPE g_nan gauge
+            g_nan NaN
+            # HELP g_neg Down.
+            # TYPE g_neg gauge
+            g_neg -Inf
+            # HELP g_pos Up.
+            # TYPE g_pos gauge
+            g_pos +Inf
+
+            """)
+    }
+
     func testSameSeriesIsShared() {
         let m = MetricsRegistry()
         m.counter("c", "h").increment()

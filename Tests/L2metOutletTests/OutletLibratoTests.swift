@@ -128,6 +128,38 @@ final class OutletLibratoTests: XCTestCase {
         XCTAssertEqual(byAuth[bob]?.first?.gauges.compactMap { $0["name"] as? String }, ["y"])
     }
 
+    /// Two drain tokens for the same credentials (two apps, one Librato account) with the same metric,
+    /// source and interval: one gauge set with both buckets' values, not two gauges under one name and
+    /// time (Librato would keep only one of them). Both buckets are acknowledged.
+    func testBucketsThatDifferOnlyByTokenArePostedAsOneSeries() throws {
+        let librato = try FakeLibrato()
+        defer { librato.stop() }
+        let store = MemoryStore()
+        let a = Destination.librato(user: "alice@example.com", token: "alice-token", url: nil)
+        try Buckets.put(store, [
+            (Buckets.key("x", .counter, token: "tok-a"), Buckets.data(.counter, [1, 2])),
+            (Buckets.key("m", .measurement, token: "tok-a", units: "ms"), Buckets.data(.measurement, [5, 1])),
+            (Buckets.key("x", .counter, token: "tok-a2"), Buckets.data(.counter, [4])),
+            (Buckets.key("m", .measurement, token: "tok-a2", units: "ms"), Buckets.data(.measurement, [3])),
+            (Buckets.key("x", .counter, token: "tok-a2", source: "web.1"), Buckets.data(.counter, [10])),
+        ])
+        outlet(store, outletConfiguration(libratoURL: librato.url), MetricsRegistry(), LogCapture(),
+               destinations: ["tok-a": a, "tok-a2": a]).drain(until: Date().addingTimeInterval(20))
+        XCTAssertEqual(librato.requests.count, 1)
+        let gauges = librato.gauges
+        let names = gauges.map { "\($0["name"] as? String ?? "?")/\($0["source"] as? String ?? "-")" }.sorted()
+        XCTAssertEqual(names, ["m.median/-", "m.perc95/-", "m.perc99/-", "m/-", "x/-", "x/web.1"])
+        func gauge(_ name: String, _ source: String? = nil) -> [String: Any]? {
+            gauges.first { $0["name"] as? String == name && $0["source"] as? String == source }
+        }
+        XCTAssertEqual((gauge("x")?["value"] as? NSNumber)?.doubleValue, 7)
+        XCTAssertEqual((gauge("x", "web.1")?["value"] as? NSNumber)?.doubleValue, 10)
+        XCTAssertEqual((gauge("m")?["count"] as? NSNumber)?.intValue, 3)
+        XCTAssertEqual((gauge("m")?["sum"] as? NSNumber)?.doubleValue, 9)
+        XCTAssertEqual((gauge("m.median")?["value"] as? NSNumber)?.doubleValue, 3)
+        XCTAssertEqual(try Buckets.remaining(store).count, 0)
+    }
+
     func testServerErrorsAreRetriedWithTheSameBodyAndAcknowledgedOnce() throws {
         let librato = try FakeLibrato(script: [.text(500, "oops"), .text(500, "oops again")])
         defer { librato.stop() }

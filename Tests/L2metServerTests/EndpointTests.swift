@@ -89,6 +89,43 @@ final class EndpointTests: XCTestCase {
         XCTAssertEqual(r.status, 400, r.body)
     }
 
+    /// Frames that are all unreadable as RFC5424 carry nothing that can be delivered: 400, not 200.
+    /// One readable line among them is enough for 200 (the others are counted and skipped).
+    func testABodyWhoseFramesHaveNoRFC5424HeaderIsRefused() throws {
+        let server = try startServer(secrets: nil)
+        defer { server.stop() }
+        let notSyslog = "5 hello11 hello world"
+        let r = try request(server, "POST", "/logs", body: notSyslog)
+        XCTAssertEqual(r.status, 400, r.body)
+        let mixed = notSyslog + Drain.frame("count#x=1", at: Date().timeIntervalSince1970)
+        XCTAssertEqual(try request(server, "POST", "/logs", body: mixed).status, 200)
+        let metrics = try request(server, "GET", "/metrics").body
+        XCTAssertTrue(metrics.contains("l2met_dropped_total{reason=\"bad_header\"} 4"), metrics)
+        XCTAssertEqual(try request(server, "POST", "/logs", body: "").status, 200)   // nothing sent, nothing lost
+    }
+
+    /// A 405 names the methods that are allowed (RFC 9110 requires `Allow` on it); HEAD works wherever GET does.
+    func testMethodNotAllowedSaysWhatIsAllowed() throws {
+        let server = try startServer(secrets: freshFernetKey())
+        defer { server.stop() }
+        let cases: [(String, String, String)] = [
+            ("GET", "/logs", "POST"), ("DELETE", "/health", "GET, HEAD"), ("POST", "/metrics", "GET, HEAD"),
+            ("GET", "/sign", "POST"),
+        ]
+        for (method, path, allow) in cases {
+            let client = try HTTPClientConnection(host: "127.0.0.1", port: server.port, timeout: 10)
+            defer { client.close() }
+            let r = try client.request(method: method, path: path, headers: [], body: [])
+            XCTAssertEqual(r.status, 405, "\(method) \(path)")
+            XCTAssertEqual(r.header("allow"), allow, "\(method) \(path)")
+        }
+        let client = try HTTPClientConnection(host: "127.0.0.1", port: server.port, timeout: 10)
+        defer { client.close() }
+        let head = try client.request(method: "HEAD", path: "/metrics", headers: [], body: [])
+        XCTAssertEqual(head.status, 200)
+        XCTAssertTrue(head.body.isEmpty)
+    }
+
     func testDrainsNeedATokenMadeWithOneOfTheKeys() throws {
         let key = freshFernetKey()
         let server = try startServer(secrets: key)
@@ -139,6 +176,36 @@ final class EndpointTests: XCTestCase {
         let server = try startServer(secrets: nil)
         defer { server.stop() }
         XCTAssertEqual(try request(server, "POST", "/sign", body: "u:t").status, 404)
+    }
+
+    /// libcurl would take a Librato URL without a scheme as plain http (the Librato token in clear) and
+    /// try other schemes as they are: only http(s) URLs with a host start, and the error does not
+    /// repeat the URL (it may hold credentials). Local mode and receivers never post to it.
+    func testALibratoURLThatIsNotHTTPStopsStartUp() throws {
+        let key = freshFernetKey()
+        for url in ["metrics-api.librato.com/v1/metrics", "ftp://u:secret@host/v1", "https://", "https:///v1", "http://:80/x", ""] {
+            var c = ServerConfiguration()
+            c.secrets = key
+            c.libratoURL = url
+            XCTAssertThrowsError(try Server(configuration: c), url) { error in
+                XCTAssertTrue("\(error)".contains("Librato URL"), "\(error)")
+                XCTAssertFalse("\(error)".contains("secret"), "\(error)")
+            }
+        }
+        for url in ["https://metrics-api.librato.com/v1/metrics", "http://127.0.0.1:8080/v1/metrics", "HTTPS://u:p@host"] {
+            var c = ServerConfiguration()
+            c.secrets = key
+            c.libratoURL = url
+            XCTAssertNoThrow(try Server(configuration: c), url)
+        }
+        var receiverOnly = ServerConfiguration()
+        receiverOnly.secrets = key
+        receiverOnly.libratoURL = "not used"
+        receiverOnly.runOutlet = false
+        XCTAssertNoThrow(try Server(configuration: receiverOnly))
+        var local = ServerConfiguration()
+        local.libratoURL = "not used"
+        XCTAssertNoThrow(try Server(configuration: local))
     }
 
     func testAMalformedKeyStopsStartUpNamingItsPosition() throws {
