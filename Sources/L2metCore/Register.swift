@@ -15,6 +15,9 @@ public final class Register {
     }
 
     private let table = BucketTable()
+    /// Seeds the bucket table's hash. Random per process by default, so nobody can work out names
+    /// whose buckets pile up in one run of slots (each insert and lookup would then walk them all).
+    private let hashSeed: UInt64
     private var contexts: [ContextKey: Int32] = [:]
     private var heldBytes = 0
     private var line = LineMetrics()
@@ -34,8 +37,14 @@ public final class Register {
 
     private static let dot = Conventions.constant(".")
 
-    public init(deadline: Int) {
+    public convenience init(deadline: Int) {
+        self.init(deadline: deadline, hashSeed: ByteHash.processSeed)
+    }
+
+    /// A register whose bucket hash is seeded with `hashSeed` (tests).
+    init(deadline: Int, hashSeed: UInt64) {
         self.deadline = deadline
+        self.hashSeed = hashSeed
         scratchCapacity = 1 << 14
         scratch = .allocate(byteCount: scratchCapacity, alignment: 8)
     }
@@ -50,6 +59,9 @@ public final class Register {
 
     /// Buckets held.
     public var bucketCount: Int { table.count }
+
+    /// The most slots any bucket lookup walks past its home slot (tests).
+    var longestProbe: Int { table.longestProbe() }
 
     /// Approximate bytes held by the buckets.
     public var approximateBytes: Int { heldBytes }
@@ -81,7 +93,7 @@ public final class Register {
             context = Int32(contexts.count)
             contexts[contextKey] = context
         }
-        let contextSeed = ByteHash.mix(0x243F_6A88_85A3_08D3, UInt64(UInt32(bitPattern: context)))
+        let contextSeed = ByteHash.mix(hashSeed, UInt64(UInt32(bitPattern: context)))
 
         // Per-request prefixes, sanitised once.
         var prefixBytes: [UInt8] = []
