@@ -93,14 +93,18 @@ private func checkDestination(_ text: String) {
     switch d {
     case .librato(let user, let token, _):
         precondition(!user.isEmpty && !token.isEmpty)
-    case .otlp(let url, _):
+        precondition(!hasLineBreak(user) && !hasLineBreak(token), "line break in Librato credentials")
+    case .otlp(let url, let headers):
         precondition(url.hasPrefix("http://") || url.hasPrefix("https://"))
+        for (name, value) in headers { precondition(!hasLineBreak(name) && !hasLineBreak(value), "line break in a header") }
     case .local:
         preconditionFailure("a plaintext is never local")
     }
     let again = try? Destination(plaintext: d.plaintext)
     precondition(again == d, "\(text) -> \(d) -> \(d.plaintext) -> \(String(describing: again))")
 }
+
+private func hasLineBreak(_ s: String) -> Bool { s.utf8.contains { $0 == 0x0A || $0 == 0x0D } }
 
 /// RFC3339: what parses is within years 0...9999 and agrees with the command-line reader.
 private func checkTime(_ input: UnsafeRawBufferPointer, _ text: String) {
