@@ -282,6 +282,22 @@ final class RegisterTests: XCTestCase {
         }
     }
 
+    /// A body of one huge line used to leave its per-line buffers at that size in the register for
+    /// good (4 such 10 MB bodies: resident memory 32 MB -> 259 MB, never given back).
+    func testAHugeLineDoesNotLeaveHugeBuffersBehind() {
+        let r = Register(deadline: 2)
+        let pairs = String(repeating: "count#a ", count: 200_000) + "measure#q=\"" + String(repeating: "\\\"", count: 600_000) + "\""
+        let c = ingest(r, frame(pairs))
+        XCTAssertEqual(c.measurements, 200_000)
+        XCTAssertEqual(c.count(of: .badValue), 1)
+        XCTAssertLessThanOrEqual(r.scratchCapacities.lineMetrics, Register.maxKeptLineMetrics)
+        XCTAssertLessThanOrEqual(r.scratchCapacities.scratchBytes, Register.maxKeptScratchBytes)
+        XCTAssertEqual(r.takeAll().first?.data.sum, 200_000)
+        // Ordinary bodies keep reusing their buffers.
+        XCTAssertEqual(ingest(r, frame("count#b=2 measure#c=1ms")).measurements, 2)
+        XCTAssertGreaterThanOrEqual(r.scratchCapacities.lineMetrics, 2)
+    }
+
     /// Hash flooding: with the bucket hash seeded by a constant, anyone could work out offline names
     /// whose buckets share one home slot, and every insert and lookup in that register then walked
     /// the whole pile (a 10 MB body of such names kept a register busy for seconds, and every other
