@@ -1,6 +1,6 @@
 // libFuzzer entry over what the server reads besides drain bodies: bucket records read back from
 // the store (BucketCodec, BucketKey store keys), `Authorization: Basic` headers, Fernet tokens,
-// decrypted plaintexts (Destination), and RFC3339 / command-line times. Built by `scripts/fuzz
+// decrypted plaintexts (Destination), RFC3339 / command-line times, HTTP request heads and queries. Built by `scripts/fuzz
 // format` together with Sources/L2metCore/*.swift and the Fernet parts of Sources/L2metCrypto as
 // one module (not a SwiftPM target). The first byte picks the parser; every parser is checked for
 // invariants, not just for not crashing.
@@ -18,7 +18,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let input = UnsafeRawBufferPointer(rebasing: all[1...])
     let bytes = Array(input)
     let text = String(decoding: input, as: UTF8.self)
-    switch all[0] % 8 {
+    switch all[0] % 10 {
     case 0: checkCodec(bytes)
     case 1: checkStoreKey(text)
     case 2: checkBasic(text, bytes)
@@ -26,7 +26,9 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     case 4: checkDestination(text)
     case 5: checkTime(input, text)
     case 6: checkBase64(input, bytes)
-    default: checkEncrypted(bytes)
+    case 7: checkEncrypted(bytes)
+    case 8: checkRequestHead(input)
+    default: checkQuery(text)
     }
     return 0
 }
@@ -147,4 +149,32 @@ private func checkEncrypted(_ bytes: [UInt8]) {
         // Only a change to bits base64 ignores may survive (there are none in canonical decoding).
         preconditionFailure("a tampered token decrypted to \(plain.count) bytes")
     }
+}
+
+/// A request head either is refused with a 4xx/5xx and a reason, or has consistent framing.
+private func checkRequestHead(_ input: UnsafeRawBufferPointer) {
+    var lineStart = 0
+    let end = RequestHeadParser.findEnd(input, from: 0, lineStart: &lineStart)
+    if let end { precondition(end <= input.count && end >= 2) }
+    switch RequestHeadParser.parse(input) {
+    case .failure(let rejection):
+        precondition((400...599).contains(rejection.status) && !rejection.message.isEmpty)
+    case .success(let head):
+        precondition(!(head.chunked && head.contentLength != nil), "both framings")
+        if let length = head.contentLength { precondition(length >= 0) }
+        precondition(!head.method.isEmpty)
+        // Bytes, not Characters: "/" followed by a combining mark is one Character (as a crash of
+        // this target showed), and the path still starts with the byte "/".
+        precondition(head.path.utf8.first == UInt8(ascii: "/") || head.path.utf8.first == UInt8(ascii: "*"), head.path)
+        for h in head.headers {
+            precondition(!h.name.isEmpty && !h.name.utf8.contains { $0 >= 0x41 && $0 <= 0x5A })
+            precondition(!h.value.utf8.contains { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }, "control byte in a header value")
+        }
+    }
+}
+
+/// Query decoding never traps and finds what it was given.
+private func checkQuery(_ text: String) {
+    for name in ["resolution", "prefix", "source-prefix", ""] { _ = QueryDecoding.value(of: name, in: text) }
+    precondition(QueryDecoding.value(of: "zq", in: text + "&zq=a%2Bb+c") != nil)
 }
