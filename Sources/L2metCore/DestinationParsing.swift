@@ -60,7 +60,8 @@ extension Destination {
                 }
             }
             let host = rest.prefix { $0 != "/" }
-            guard !host.isEmpty, !host.contains("@") else {
+            // Bytes: "@" followed by a combining mark is one Character, which `contains("@")` misses.
+            guard !host.isEmpty, !host.utf8.contains(UInt8(ascii: "@")) else {
                 throw DestinationError.malformed("otlp destination has no host")
             }
             self = .otlp(url: "\(transport)://\(rest)", headers: headers)

@@ -43,6 +43,8 @@ final class DestinationTests: XCTestCase {
             ("otlp+https://host/v1/metrics#x-api-key=k%0D%0A", .malformed("otlp header name or value is not valid")),
             ("librato+https://u%0D%0Ax:t@host/v1", .malformed("credentials may not contain line breaks")),
             ("librato+https://u:t%0A@host/v1", .malformed("credentials may not contain line breaks")),
+            // Userinfo in an OTLP URL would be logged with it; "@" + a combining mark hid it.
+            ("otlp+https://secret@\u{301}host/v1/metrics", .malformed("otlp destination has no host")),
         ]
         for (plaintext, expected) in cases {
             XCTAssertThrowsError(try Destination(plaintext: plaintext), plaintext) { error in
