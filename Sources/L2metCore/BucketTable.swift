@@ -138,6 +138,16 @@ final class BucketTable {
         return index
     }
 
+    /// The farthest any entry sits from its home slot (tests: a clustered table walks this far).
+    func longestProbe() -> Int {
+        var longest = 0
+        for s in 0...slotMask where slots[s] >= 0 {
+            let home = Int(truncatingIfNeeded: entries[Int(slots[s])].hash) & slotMask
+            longest = max(longest, (s - home) & slotMask)
+        }
+        return longest
+    }
+
     private func grow() {
         let newMask = (slotMask + 1) * 2 - 1
         slots.deallocate()
@@ -155,6 +165,10 @@ final class BucketTable {
 /// A fast 64-bit hash of bytes (multiply-rotate over 8-byte words), for the bucket table only.
 enum ByteHash {
     static let multiplier: UInt64 = 0x9E37_79B9_7F4A_7C15
+
+    /// A random seed drawn once per process: the hash is only as safe against chosen collisions as
+    /// the seed is secret (a fixed seed let a client pick names that all share one slot).
+    static let processSeed: UInt64 = UInt64.random(in: .min ... .max)
 
     @inline(__always)
     static func mix(_ h: UInt64, _ word: UInt64) -> UInt64 {

@@ -14,7 +14,7 @@ extension Destination {
             let user = String(plaintext[..<colon])
             let token = String(plaintext[plaintext.index(after: colon)...])
             guard !user.isEmpty, !token.isEmpty else { throw DestinationError.malformed("expected user:token") }
-            guard !user.contains(where: { $0 == "\n" || $0 == "\r" }), !token.contains(where: { $0 == "\n" || $0 == "\r" })
+            guard !Self.hasLineBreak(user), !Self.hasLineBreak(token)
             else { throw DestinationError.malformed("credentials may not contain line breaks") }
             self = .librato(user: user, token: token, url: nil)
             return
@@ -35,6 +35,8 @@ extension Destination {
             let user = Self.percentDecoded(String(userinfo[..<colon]))
             let token = Self.percentDecoded(String(userinfo[userinfo.index(after: colon)...]))
             guard !user.isEmpty, !token.isEmpty else { throw DestinationError.malformed("empty Librato user or token") }
+            guard !Self.hasLineBreak(user), !Self.hasLineBreak(token)
+            else { throw DestinationError.malformed("credentials may not contain line breaks") }
             guard !hostAndPath.prefix(while: { $0 != "/" }).isEmpty else {
                 throw DestinationError.malformed("librato destination has no host")
             }
@@ -52,13 +54,14 @@ extension Destination {
                     let name = Self.percentDecoded(String(pair[..<eq]))
                     let value = Self.percentDecoded(String(pair[pair.index(after: eq)...]))
                     guard !name.isEmpty, name.utf8.allSatisfy(Self.isTokenByte),
-                          !value.contains(where: { $0 == "\n" || $0 == "\r" })
+                          !Self.hasLineBreak(value)
                     else { throw DestinationError.malformed("otlp header name or value is not valid") }
                     headers.append((name, value))
                 }
             }
             let host = rest.prefix { $0 != "/" }
-            guard !host.isEmpty, !host.contains("@") else {
+            // Bytes: "@" followed by a combining mark is one Character, which `contains("@")` misses.
+            guard !host.isEmpty, !host.utf8.contains(UInt8(ascii: "@")) else {
                 throw DestinationError.malformed("otlp destination has no host")
             }
             self = .otlp(url: "\(transport)://\(rest)", headers: headers)
@@ -97,6 +100,11 @@ extension Destination {
     private static func splitScheme(_ url: String) -> (String, String) {
         guard let r = url.firstRange(of: "://") else { return ("https", url) }
         return (String(url[..<r.lowerBound]), String(url[r.upperBound...]))
+    }
+
+    /// A CR or LF byte anywhere (a `Character` test misses CR LF, which Swift reads as one character).
+    private static func hasLineBreak(_ s: String) -> Bool {
+        s.utf8.contains { $0 == 0x0A || $0 == 0x0D }
     }
 
     private static func isTokenByte(_ b: UInt8) -> Bool {

@@ -15,6 +15,9 @@ public final class Register {
     }
 
     private let table = BucketTable()
+    /// Seeds the bucket table's hash. Random per process by default, so nobody can work out names
+    /// whose buckets pile up in one run of slots (each insert and lookup would then walk them all).
+    private let hashSeed: UInt64
     private var contexts: [ContextKey: Int32] = [:]
     private var heldBytes = 0
     private var line = LineMetrics()
@@ -35,8 +38,14 @@ public final class Register {
 
     private static let dot = Conventions.constant(".")
 
-    public init(deadline: Int) {
+    public convenience init(deadline: Int) {
+        self.init(deadline: deadline, hashSeed: ByteHash.processSeed)
+    }
+
+    /// A register whose bucket hash is seeded with `hashSeed` (tests).
+    init(deadline: Int, hashSeed: UInt64) {
         self.deadline = deadline
+        self.hashSeed = hashSeed
         scratchCapacity = 1 << 14
         scratch = .allocate(byteCount: scratchCapacity, alignment: 8)
     }
@@ -51,6 +60,9 @@ public final class Register {
 
     /// Buckets held.
     public var bucketCount: Int { table.count }
+
+    /// The most slots any bucket lookup walks past its home slot (tests).
+    var longestProbe: Int { table.longestProbe() }
 
     /// Approximate bytes held by the buckets.
     public var approximateBytes: Int { heldBytes }
@@ -82,7 +94,7 @@ public final class Register {
             context = Int32(contexts.count)
             contexts[contextKey] = context
         }
-        let contextSeed = ByteHash.mix(0x243F_6A88_85A3_08D3, UInt64(UInt32(bitPattern: context)))
+        let contextSeed = ByteHash.mix(hashSeed, UInt64(UInt32(bitPattern: context)))
 
         // Per-request prefixes, sanitised once.
         var prefixBytes: [UInt8] = []
@@ -177,6 +189,7 @@ public final class Register {
                 counts.brokenFrames = reader.brokenFrames
             }
         }
+        releaseOversizedScratch()
         return counts
     }
 
@@ -185,6 +198,24 @@ public final class Register {
         p.initialize(repeating: 0, count: capacity)
         return p
     }
+
+    /// Per-line buffers keep the size of the largest line seen, which a hostile body makes huge (a
+    /// 10 MB line of `count#a` pairs: 1.3 M line metrics, 80 MB, kept by every register it went
+    /// through). After such a body they go back to their usual size.
+    private func releaseOversizedScratch() {
+        if line.metrics.capacity > Self.maxKeptLineMetrics { line = LineMetrics() }
+        if scratchCapacity > Self.maxKeptScratchBytes {
+            scratch.deallocate()
+            scratchCapacity = 1 << 14
+            scratch = .allocate(byteCount: scratchCapacity, alignment: 8)
+        }
+    }
+
+    static let maxKeptLineMetrics = 4096
+    static let maxKeptScratchBytes = 1 << 20
+
+    /// Capacities of the per-line buffers (tests).
+    var scratchCapacities: (lineMetrics: Int, scratchBytes: Int) { (line.metrics.capacity, scratchCapacity) }
 
     private func growScratch(_ count: Int) {
         scratch.deallocate()

@@ -11,6 +11,10 @@ import L2metCore
 public final class DrainAuthenticator: @unchecked Sendable {
     /// Entries kept by default.
     public static let defaultCacheCapacity = 10_000
+    /// Longest key (`Authorization` value or token) that is cached. A drain's header is a few
+    /// hundred bytes; a longer one (a Basic password of kilobytes next to a valid token, say) is
+    /// decrypted every time instead of letting clients fill the cache with 16 KB keys.
+    public static let maxCachedKeyBytes = 4096
 
     private let keyring: Keyring?
     private let cacheCapacity: Int
@@ -96,7 +100,7 @@ public final class DrainAuthenticator: @unchecked Sendable {
     }
 
     private func remember(_ key: String, _ credentials: DrainCredentials) {
-        guard cacheCapacity > 0 else { return }
+        guard cacheCapacity > 0, key.utf8.count <= Self.maxCachedKeyBytes else { return }
         lock.lock()
         defer { lock.unlock() }
         if cache.count >= cacheCapacity, cache[key] == nil {

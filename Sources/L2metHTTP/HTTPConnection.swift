@@ -42,6 +42,8 @@ final class HTTPConnection {
     var hasHead = false
     var remaining = 0
     var body: [UInt8] = []
+    /// Bytes of `body`'s memory taken from the server's `BodyBudget` (given back with the body).
+    var budgeted = 0
     /// Body bytes as received, chunk framing included.
     var wireBytes = 0
     var chunkDataTotal = 0

@@ -10,6 +10,7 @@ public final class HTTPServer: @unchecked Sendable {
     private let handler: @Sendable (HTTPRequest) -> HTTPResponse
     private let lock = Lock()
     private let counter = ConnectionCounter()
+    private let bodyBudget = BodyBudget()
     private var workers: [HTTPWorker] = []
     private var finished: [DispatchSemaphore] = []
     private var port = 0
@@ -32,6 +33,9 @@ public final class HTTPServer: @unchecked Sendable {
     /// Open client connections right now.
     public var openConnections: Int { counter.current }
 
+    /// Bytes of request bodies held in memory right now (arriving, or with the handler).
+    public var bufferedBodyBytes: Int { bodyBudget.current }
+
     /// Binds, listens and starts the worker threads. Throws when the address cannot be used.
     public func start() throws {
         try lock.withLock {
@@ -51,7 +55,7 @@ public final class HTTPServer: @unchecked Sendable {
                 }
                 for fd in listeners {
                     workers.append(try HTTPWorker(listenFD: fd, configuration: configuration, counter: counter,
-                                                  observer: observer, handler: handler))
+                                                  bodyBudget: bodyBudget, observer: observer, handler: handler))
                 }
             } catch {
                 // Workers already built own their listener; close the rest by hand.

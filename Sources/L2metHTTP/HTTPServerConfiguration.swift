@@ -18,6 +18,11 @@ public struct HTTPServerConfiguration: Sendable {
     public var idleTimeout = 60.0
     /// Open connections across all workers; connections beyond are closed as soon as they are accepted.
     public var maxConnections = 10_000
+    /// Bytes of request bodies held in memory at once, across all connections, while they arrive and
+    /// while the handler runs (never less than `maxBodyBytes`). A body that would go past it gets 503
+    /// and the connection is closed: without it, slow clients each holding a body near the limit
+    /// (a few KB of gzip each) could make the process hold `maxConnections` × `maxBodyBytes`.
+    public var maxBufferedBodyBytes = 256 * 1024 * 1024
 
     public init() {}
 

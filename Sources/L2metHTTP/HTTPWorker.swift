@@ -9,6 +9,8 @@ final class HTTPWorker {
     private let handler: @Sendable (HTTPRequest) -> HTTPResponse
     private let observer: HTTPServerObserver?
     private let counter: ConnectionCounter
+    private let bodyBudget: BodyBudget
+    private let bodyBudgetLimit: Int
     private var listenFD: Int32
     private let epollFD: Int32
     private let wakeFD: Int32
@@ -36,11 +38,13 @@ final class HTTPWorker {
     private let sweepInterval: Int64 = 100_000_000
     private let maxChunkLine = 4096
 
-    init(listenFD: Int32, configuration: HTTPServerConfiguration, counter: ConnectionCounter, observer: HTTPServerObserver?,
-         handler: @escaping @Sendable (HTTPRequest) -> HTTPResponse) throws {
+    init(listenFD: Int32, configuration: HTTPServerConfiguration, counter: ConnectionCounter, bodyBudget: BodyBudget,
+         observer: HTTPServerObserver?, handler: @escaping @Sendable (HTTPRequest) -> HTTPResponse) throws {
         self.listenFD = listenFD
         self.configuration = configuration
         self.counter = counter
+        self.bodyBudget = bodyBudget
+        bodyBudgetLimit = max(configuration.maxBufferedBodyBytes, configuration.maxBodyBytes)
         self.observer = observer
         self.handler = handler
         requestTimeout = Int64(max(0.001, configuration.requestTimeout) * 1e9)
@@ -183,10 +187,20 @@ final class HTTPWorker {
         if spareInflaters.count < 4 { spareInflaters.append(inflater) }
     }
 
+    /// Drops a connection's body and gives its memory back to the server's budget.
+    private func releaseBody(_ c: HTTPConnection) {
+        c.body = []
+        if c.budgeted > 0 {
+            bodyBudget.give(c.budgeted)
+            c.budgeted = 0
+        }
+    }
+
     private func closeConnection(_ c: HTTPConnection) {
         guard !c.closed else { return }
         c.closed = true
         releaseInflater(c)
+        releaseBody(c)
         close(c.fd)
         if Int(c.fd) < connections.count, connections[Int(c.fd)] === c { connections[Int(c.fd)] = nil }
         liveConnections -= 1
@@ -439,7 +453,7 @@ final class HTTPWorker {
         let limit = configuration.maxBodyBytes
         if c.head.gzip, let inflater = c.inflater {
             switch inflater.inflate(bytes, into: &c.body, limit: limit) {
-            case .ok: return true
+            case .ok: return chargeBody(c)
             case .tooLarge:
                 reject(c, 413, "the decompressed body is larger than \(limit) bytes")
                 return false
@@ -453,6 +467,19 @@ final class HTTPWorker {
             return false
         }
         c.body.append(contentsOf: bytes)
+        return chargeBody(c)
+    }
+
+    /// Takes what the body's memory grew by from the server-wide budget; false (503 sent) when the
+    /// bodies held across all connections would go past `maxBufferedBodyBytes`.
+    private func chargeBody(_ c: HTTPConnection) -> Bool {
+        let held = c.body.capacity
+        guard held > c.budgeted else { return true }
+        guard bodyBudget.take(held - c.budgeted, limit: bodyBudgetLimit) else {
+            reject(c, 503, "too many request bodies in memory right now; retry later")
+            return false
+        }
+        c.budgeted = held
         return true
     }
 
@@ -489,11 +516,14 @@ final class HTTPWorker {
         }
         let head = c.head
         let wireBytes = c.wireBytes
-        let request = HTTPRequest(method: head.method, path: head.path, query: head.query, headers: head.headers, body: c.body)
+        var request: HTTPRequest? = HTTPRequest(method: head.method, path: head.path, query: head.query,
+                                                headers: head.headers, body: c.body)
         c.body = []
         c.head = RequestHead()
         releaseInflater(c)
-        let response = handler(request)
+        let response = handler(request!)
+        request = nil
+        releaseBody(c)
         // A stop may have been asked for while the handler ran: say so in this answer.
         let closing = head.wantsClose || stopping || stopLock.withLock({ requestedStopDeadline != nil })
         var out = OutputWriter(base: writeScratch, capacity: writeScratchSize)
@@ -512,7 +542,8 @@ final class HTTPWorker {
     /// Answers with an error, then shuts our side and discards input until the client closes.
     private func reject(_ c: HTTPConnection, _ status: Int, _ message: String) {
         guard c.closeMode == .keepOpen, c.phase != .lingering else { return }
-        let response = HTTPResponse.text(status, message)
+        var response = HTTPResponse.text(status, message)
+        if status == 503 { response.headers.append(("Retry-After", "5")) }
         var out = OutputWriter(base: writeScratch, capacity: writeScratchSize)
         let dateBytes = date.current()
         dateBytes.withUnsafeBytes { d in
@@ -522,6 +553,7 @@ final class HTTPWorker {
                                    status: status, requestBytes: c.wireBytes)
         c.resetRequest()
         releaseInflater(c)
+        releaseBody(c)
         c.closeMode = .linger
         emit(c, &out)
     }

@@ -1,3 +1,4 @@
+import Foundation
 import L2metHTTP
 import L2metObservability
 import L2metStore
@@ -6,8 +7,15 @@ import L2metStore
 struct Router: Sendable {
     let logs: LogsEndpoint?
     let sign: SignEndpoint
-    let store: Store
+    let health: StoreHealth
     let metrics: MetricsRegistry
+
+    init(logs: LogsEndpoint?, sign: SignEndpoint, store: Store, metrics: MetricsRegistry) {
+        self.logs = logs
+        self.sign = sign
+        health = StoreHealth(store: store)
+        self.metrics = metrics
+    }
 
     func handle(_ request: HTTPRequest) -> HTTPResponse {
         switch request.path {
@@ -16,12 +24,7 @@ struct Router: Sendable {
             return logs.handle(request)
         case "/health":
             guard request.method == "GET" || request.method == "HEAD" else { return Self.methodNotAllowed("GET, HEAD") }
-            do {
-                try store.ping()
-                return .text(200, "ok")
-            } catch {
-                return .text(503, "store unreachable")
-            }
+            return health.isHealthy() ? .text(200, "ok") : .text(503, "store unreachable")
         case "/sign":
             return sign.handle(request)
         case "/metrics":

@@ -14,7 +14,7 @@ struct SignEndpoint: Sendable {
             return .text(401, "unauthorized: the Basic user must be one of the server's keys")
         }
         var body = String(decoding: request.body, as: UTF8.self)
-        while body.last == "\n" || body.last == "\r" { body.removeLast() }
+        while body.last?.isNewline == true { body.removeLast() }   // "\r\n" is one Character
         do {
             _ = try Destination(plaintext: body)
         } catch {

@@ -37,6 +37,8 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds a whole request may take to arrive.") var requestTimeout = 30.0
     @Option(help: "Seconds an idle keep-alive connection is kept.") var idleTimeout = 60.0
     @Option(help: "Most simultaneous connections.") var maxConnections = 10_000
+    @Option(help: "Bytes of request bodies held in memory at once, all connections together, before drains get 503.")
+    var bodyMemoryLimit = 256 * 1024 * 1024
     @Option(help: "Outlet worker threads.") var outletWorkers = 2
     @Option(help: "Seconds between outlet polls of the store.") var outletInterval = 0.5
     @Option(help: "Attempts per Librato request before its buckets are dropped.") var outletAttempts = 6
@@ -123,6 +125,7 @@ struct Serve: ParsableCommand {
         c.http.requestTimeout = requestTimeout
         c.http.idleTimeout = idleTimeout
         c.http.maxConnections = maxConnections
+        c.http.maxBufferedBodyBytes = bodyMemoryLimit
         c.outletWorkers = outletWorkers
         c.outletPollInterval = outletInterval
         c.outletMaxAttempts = outletAttempts

@@ -2,8 +2,11 @@
 // header, logfmt, value and timestamp parsers on the input as one line. Built by scripts/fuzz
 // together with Sources/L2metCore/*.swift (not a SwiftPM target).
 
-private let register = Register(deadline: 2)
+/// A fixed hash seed keeps runs reproducible (the server draws one per process).
+private let register = Register(deadline: 2, hashSeed: 0x243F_6A88_85A3_08D3)
 private var runs = 0
+/// Measurements taken into `register` since it was last emptied.
+private var ingested = 0
 /// 2009-02-13T23:31:30Z.
 private let now: Int64 = 1_234_567_890_000_000
 
@@ -19,6 +22,8 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     precondition(counts.lines <= counts.frames)
     precondition(counts.lines + counts.count(of: .badHeader) == counts.frames)
     precondition(counts.measurements >= 0 && counts.brokenFrames >= 0)
+    ingested += counts.measurements
+    precondition(register.bucketCount <= ingested)
 
     // The pieces on their own.
     if let header = SyslogHeader.parse(input) {
@@ -45,13 +50,19 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     runs += 1
     if runs % 256 == 0 || register.approximateBytes > 16 << 20 {
         var seen = Set<String>()
+        var total = 0
         for (key, data) in register.takeAll() {
+            total += data.count
             precondition(seen.insert(key.storeKey).inserted, "duplicate bucket \(key)")
             precondition(key.name.utf8.count <= 255 && key.source.utf8.count <= 255)
             precondition(key.name.utf8.allSatisfy { $0 < 0x80 && $0 != UInt8(ascii: "|") })
             precondition(data.count > 0)
             precondition(BucketKey(storeKey: key.storeKey) == key)
+            if key.kind == .measurement { precondition(data.values.count == data.count) }
         }
+        // Every measurement went into exactly one bucket.
+        precondition(total == ingested, "\(total) in buckets, \(ingested) ingested")
+        ingested = 0
     }
     return 0
 }

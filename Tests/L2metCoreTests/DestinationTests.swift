@@ -34,6 +34,17 @@ final class DestinationTests: XCTestCase {
             ("otlp+https://u:p@host/v1/metrics", .malformed("otlp destination has no host")),
             ("otlp+https://host/v1/metrics#novalue", .malformed("otlp header novalue has no value")),
             ("otlp+https://host/v1/metrics#bad%20name=v", .malformed("otlp header name or value is not valid")),
+            // CR LF is one Swift Character, equal to neither "\r" nor "\n": these used to pass, and the
+            // OTLP one put a second header line into the request to the collector.
+            ("user:token\r\n", .malformed("credentials may not contain line breaks")),
+            ("us\r\ner:token", .malformed("credentials may not contain line breaks")),
+            ("user:to\rken", .malformed("credentials may not contain line breaks")),
+            ("otlp+https://host/v1/metrics#x-api-key=k%0D%0AHost:%20evil", .malformed("otlp header name or value is not valid")),
+            ("otlp+https://host/v1/metrics#x-api-key=k%0D%0A", .malformed("otlp header name or value is not valid")),
+            ("librato+https://u%0D%0Ax:t@host/v1", .malformed("credentials may not contain line breaks")),
+            ("librato+https://u:t%0A@host/v1", .malformed("credentials may not contain line breaks")),
+            // Userinfo in an OTLP URL would be logged with it; "@" + a combining mark hid it.
+            ("otlp+https://secret@\u{301}host/v1/metrics", .malformed("otlp destination has no host")),
         ]
         for (plaintext, expected) in cases {
             XCTAssertThrowsError(try Destination(plaintext: plaintext), plaintext) { error in

@@ -281,6 +281,57 @@ final class RegisterTests: XCTestCase {
             XCTAssertEqual(b.data.sum, Double(Int(b.key.name.dropFirst())!) + 1, b.key.name)
         }
     }
+
+    /// A body of one huge line used to leave its per-line buffers at that size in the register for
+    /// good (4 such 10 MB bodies: resident memory 32 MB -> 259 MB, never given back).
+    func testAHugeLineDoesNotLeaveHugeBuffersBehind() {
+        let r = Register(deadline: 2)
+        let pairs = String(repeating: "count#a ", count: 200_000) + "measure#q=\"" + String(repeating: "\\\"", count: 600_000) + "\""
+        let c = ingest(r, frame(pairs))
+        XCTAssertEqual(c.measurements, 200_000)
+        XCTAssertEqual(c.count(of: .badValue), 1)
+        XCTAssertLessThanOrEqual(r.scratchCapacities.lineMetrics, Register.maxKeptLineMetrics)
+        XCTAssertLessThanOrEqual(r.scratchCapacities.scratchBytes, Register.maxKeptScratchBytes)
+        XCTAssertEqual(r.takeAll().first?.data.sum, 200_000)
+        // Ordinary bodies keep reusing their buffers.
+        XCTAssertEqual(ingest(r, frame("count#b=2 measure#c=1ms")).measurements, 2)
+        XCTAssertGreaterThanOrEqual(r.scratchCapacities.lineMetrics, 2)
+    }
+
+    /// Hash flooding: with the bucket hash seeded by a constant, anyone could work out offline names
+    /// whose buckets share one home slot, and every insert and lookup in that register then walked
+    /// the whole pile (a 10 MB body of such names kept a register busy for seconds, and every other
+    /// drain's lookups landing in the pile with it). The seed is now random per process.
+    func testChosenNamesDoNotPileUpInOneRunOfSlots() {
+        let oldSeed: UInt64 = 0x243F_6A88_85A3_08D3
+        let now = t0Micros
+        let time = UInt64(bitPattern: (t0 / 60) * 60)
+        // The table has 2048 slots for 800 buckets: names whose hash under the old seed ends in the
+        // same 11 bits all have home slot 0 (the Register's pipeline: no source, context 0, counter).
+        let lineSeed = ByteHash.mix(ByteHash.mix(oldSeed, 0), time)
+        var names: [String] = []
+        var n = 0
+        while names.count < 800 {
+            let name = "n\(n)"
+            n += 1
+            var bytes = Array(name.utf8)
+            let h = ByteHash.finish(ByteHash.mix(ByteHash.hash(&bytes, bytes.count, seed: lineSeed), 1))
+            if h & 2047 == 0 { names.append(name) }
+        }
+        let body = names.map { frame("count#\($0)", timestamp: "-") }.joined()
+
+        let fixed = Register(deadline: 2, hashSeed: oldSeed)
+        XCTAssertEqual(fixed.ingest(Array(body.utf8), options: DrainOptions(token: "t"), nowMicros: now).measurements, 800)
+        XCTAssertEqual(fixed.bucketCount, 800)
+        XCTAssertGreaterThanOrEqual(fixed.longestProbe, 799, "the attack works against the old fixed seed")
+
+        let seeded = Register(deadline: 2)
+        XCTAssertEqual(seeded.ingest(Array(body.utf8), options: DrainOptions(token: "t"), nowMicros: now).measurements, 800)
+        XCTAssertEqual(seeded.bucketCount, 800)
+        XCTAssertLessThan(seeded.longestProbe, 100, "the same names spread out under the process's random seed")
+        XCTAssertNotEqual(ByteHash.processSeed, oldSeed)
+        XCTAssertEqual(Set(seeded.takeAll().map(\.key.name)), Set(names))
+    }
 }
 
 func pad(_ v: Int, _ width: Int) -> String {

@@ -106,6 +106,45 @@ final class DrainAuthenticatorTests: XCTestCase {
         XCTAssertEqual(DrainAuthenticator.defaultCacheCapacity, 10_000)
     }
 
+    /// Hostile Authorization values: every one is a 401 with a reason, none is cached, and a valid
+    /// token behind a huge Basic password works but does not take a cache entry of that size.
+    func testGarbageIsRefusedAndNeverFillsTheCache() throws {
+        let keyring = try Keyring(secrets: Fernet.generateKey())
+        let other = try Keyring(secrets: Fernet.generateKey())
+        let auth = DrainAuthenticator(keyring: keyring, cacheCapacity: 8)
+        let valid = keyring.encrypt("u:t", now: now)
+        var hostile: [String] = [
+            "Basic " + String(repeating: "A", count: 16 * 1024),
+            "Basic " + String(repeating: "=", count: 1000),
+            "Basic \u{0}\u{1}\u{ff}",
+            "basic    ",
+            "Digest " + Data((valid + ":").utf8).base64EncodedString(),
+            "Basic " + Data(("\u{80}\u{81}:" + valid).utf8).base64EncodedString(),
+            "Basic " + Data([0xff, 0xfe, 0x3a]).base64EncodedString(),
+            "Basic " + Data((other.encrypt("u:t", now: now) + ":").utf8).base64EncodedString(),
+            "Basic " + Data((String(valid.dropLast(4)) + ":").utf8).base64EncodedString(),
+            String(repeating: "Basic ", count: 2000),
+        ]
+        for i in 0..<200 {
+            hostile.append("Basic " + Data(("gAAAAA\(i)" + String(repeating: "x", count: i) + ":").utf8).base64EncodedString())
+        }
+        for h in hostile {
+            guard case .failure = auth.authenticate(authorization: h, now: now) else {
+                return XCTFail("accepted \(h.prefix(40))")
+            }
+        }
+        XCTAssertEqual(auth.cachedCount, 0, "failures are never cached")
+
+        let longPassword = "Basic " + Data((valid + ":" + String(repeating: "p", count: 8 * 1024)).utf8).base64EncodedString()
+        XCTAssertGreaterThan(longPassword.utf8.count, DrainAuthenticator.maxCachedKeyBytes)
+        for _ in 0..<3 {
+            XCTAssertEqual(try auth.authenticate(authorization: longPassword, now: now).get().token, valid)
+        }
+        XCTAssertEqual(auth.cachedCount, 1, "only the token (for the outlet) is cached, not the 11 KB header")
+        XCTAssertEqual(try auth.authenticate(authorization: header(valid), now: now).get().token, valid)
+        XCTAssertEqual(auth.cachedCount, 2)
+    }
+
     func testConcurrentUseIsSafe() throws {
         let keyring = try Keyring(secrets: Fernet.generateKey())
         let auth = DrainAuthenticator(keyring: keyring, cacheCapacity: 16)

@@ -1,4 +1,4 @@
-import L2metHTTP
+@testable import L2metHTTP
 import XCTest
 
 /// Query decoding and header lookup.
@@ -39,5 +39,20 @@ final class HTTPRequestTests: XCTestCase {
         XCTAssertEqual(r.status, 404)
         XCTAssertEqual(r.body, Array("not found\n".utf8))
         XCTAssertEqual(HTTPResponse.reasonPhrase(413), "Content Too Large")
+    }
+    /// Found by `scripts/fuzz format`: a target whose "/" is followed by a combining mark. Swift
+    /// reads "/" and the mark as one Character, so a Character test (`hasPrefix("/")`) says the
+    /// path does not start with "/"; its bytes do, and the parser keeps them as they came.
+    func testTargetStartingWithSlashAndACombiningMark() {
+        let wire: [UInt8] = Array("PK.T /".utf8) + [0xD9, 0x9F] + Array("60 HTTP/1.1\r\ng:\n4g:\n".utf8)
+        let parsed = wire.withUnsafeBytes { RequestHeadParser.parse($0) }
+        guard case .success(let head) = parsed else { return XCTFail("\(parsed)") }
+        XCTAssertEqual(head.method, "PK.T")
+        XCTAssertEqual(Array(head.path.utf8), [0x2F, 0xD9, 0x9F, 0x36, 0x30])
+        XCTAssertFalse(head.path.hasPrefix("/"), "one Character: / and the mark")
+        XCTAssertEqual(head.headers.map(\.name), ["g", "4g"])
+        XCTAssertEqual(head.headers.map(\.value), ["", ""])
+        XCTAssertNil(head.contentLength)
+        XCTAssertFalse(head.chunked)
     }
 }

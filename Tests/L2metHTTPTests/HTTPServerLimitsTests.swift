@@ -91,4 +91,56 @@ final class HTTPServerLimitsTests: XCTestCase {
             XCTAssertEqual(s.receiveResponses(1).first?.headers["x-echo-path"], "/\(i)")
         }
     }
+    /// A gzip body of a few hundred bytes expands to nearly the body limit; clients that send one
+    /// and then stall each held that much memory, so a few hundred of them held gigabytes. Bodies
+    /// now share one budget: past it a body gets 503 (with Retry-After) and its memory is freed,
+    /// while other clients are still served; what is held goes back to zero when the clients go.
+    func testStalledGzipBodiesShareOneMemoryBudget() throws {
+        let limit = 256 * 1024
+        let budget = 1024 * 1024
+        let server = try makeServer(configure: {
+            $0.maxBodyBytes = limit
+            $0.maxBufferedBodyBytes = budget
+            $0.requestTimeout = 30
+        })
+        defer { server.stop(gracePeriod: 1) }
+        let bomb = gzip([UInt8](repeating: 0, count: limit - 1024), level: 9)
+        XCTAssertLessThan(bomb.count, 1024)
+        let head = Array("POST /logs HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: \(bomb.count)\r\n\r\n".utf8)
+        var stalled: [RawSocket] = []
+        for _ in 0..<20 {
+            let socket = try RawSocket(port: server.boundPort, timeout: 10)
+            socket.send(head + bomb.dropLast(16))   // all but the gzip trailer: the body never completes
+            stalled.append(socket)
+        }
+        // Every stalled body is either held (within the budget) or refused with 503.
+        var refused = 0
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            refused = stalled.filter { $0.readable() }.count
+            if refused >= 20 - budget / limit { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        XCTAssertLessThanOrEqual(server.bufferedBodyBytes, budget)
+        XCTAssertGreaterThanOrEqual(refused, 20 - budget / limit, "bodies past the budget are refused, not held")
+        for socket in stalled where socket.readable() {
+            let (bytes, closed) = socket.receiveUntilClosed()
+            let response = ParsedResponse.parseAll(bytes).first
+            XCTAssertEqual(response?.status, 503)
+            XCTAssertEqual(response?.headers["retry-after"], "5")
+            XCTAssertTrue(closed)
+        }
+        // Others are still served meanwhile.
+        let client = try HTTPClientConnection(host: "127.0.0.1", port: server.boundPort, timeout: 10)
+        XCTAssertEqual(try client.request(method: "POST", path: "/", headers: [], body: Array("alive".utf8)).text, "alive")
+        // Closing the stalled clients gives their memory back.
+        stalled.removeAll()
+        let end = Date().addingTimeInterval(10)
+        while server.bufferedBodyBytes > 0 && Date() < end { Thread.sleep(forTimeInterval: 0.05) }
+        XCTAssertEqual(server.bufferedBodyBytes, 0)
+        // And a body near the limit fits again.
+        let big = [UInt8](repeating: 66, count: limit)
+        XCTAssertEqual(try client.request(method: "POST", path: "/", headers: [("Content-Encoding", "gzip")], body: gzip(big)).body, big)
+        XCTAssertEqual(server.bufferedBodyBytes, 0)
+    }
 }

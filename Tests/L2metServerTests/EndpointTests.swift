@@ -170,6 +170,14 @@ final class EndpointTests: XCTestCase {
         XCTAssertEqual(try request(server, "POST", "/sign", headers: [("Authorization", auth)],
                                    body: "gopher://x").status, 400)
         XCTAssertEqual(try request(server, "GET", "/sign", headers: [("Authorization", auth)]).status, 405)
+        // A body ending in CR LF (one Swift Character) is trimmed like one ending in LF; a line break
+        // inside the credentials is refused instead of being signed into the token.
+        let crlf = try request(server, "POST", "/sign", headers: [("Authorization", auth)], body: "ops@example.com:abc123\r\n")
+        XCTAssertEqual(crlf.status, 200, crlf.body)
+        XCTAssertEqual(try Keyring(secrets: key).decrypt(crlf.body.trimmingCharacters(in: .whitespacesAndNewlines),
+                                                         now: Int64(Date().timeIntervalSince1970)), "ops@example.com:abc123")
+        XCTAssertEqual(try request(server, "POST", "/sign", headers: [("Authorization", auth)],
+                                   body: "ops@example.com:abc\r\n123").status, 400)
     }
 
     func testSignIsUnavailableInLocalMode() throws {
