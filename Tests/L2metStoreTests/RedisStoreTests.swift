@@ -169,7 +169,7 @@ final class RedisStoreTests: XCTestCase {
     /// the markers make it a no-op, and the counts are stored once, not twice.
     func testLostReplyToAFlushIsNotAppliedTwice() throws {
         let server = try RedisServerProcess()
-        let proxy = try ReplyDroppingProxy(upstreamPort: server.port)
+        let proxy = try LossyRedisProxy(upstreamPort: server.port)
         defer { proxy.close() }
         let viaProxy = try RedisStore(url: "redis://127.0.0.1:\(proxy.port)")
         let k = StoreBehaviours.key("once"), j = StoreBehaviours.key("twice.not", kind: .measurement)

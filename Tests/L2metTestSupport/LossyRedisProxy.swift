@@ -3,8 +3,8 @@ import Foundation
 /// A TCP proxy in front of a Redis. When armed, it lets the next request through, drops Redis's reply
 /// and cuts that connection (the command ran, its reply is lost), then for `outage` seconds cuts every
 /// new connection at once (Redis looks unreachable). Otherwise it passes bytes both ways.
-final class LossyRedisProxy: @unchecked Sendable {
-    let port: Int
+public final class LossyRedisProxy: @unchecked Sendable {
+    public let port: Int
     private let upstreamPort: Int
     private let listener: Int32
     private let lock = NSLock()
@@ -13,41 +13,28 @@ final class LossyRedisProxy: @unchecked Sendable {
     private var dropped = 0
     private var closed = false
 
-    init(upstreamPort: Int) throws {
+    public init(upstreamPort: Int) throws {
         self.upstreamPort = upstreamPort
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var on: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
-        var addr = Self.loopback(port: 0)
-        let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(fd, 64) == 0 else {
-            Glibc.close(fd)
-            throw POSIXError(.EADDRINUSE)
-        }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-        }
-        port = Int(UInt16(bigEndian: addr.sin_port))
-        listener = fd
+        (listener, port) = try Loopback.listen()
         Thread.detachNewThread { [self] in acceptLoop() }
     }
 
-    var url: String { "redis://127.0.0.1:\(port)" }
+    public var url: String { "redis://127.0.0.1:\(port)" }
 
-    /// The next reply from Redis is dropped, then Redis looks unreachable for `outage` seconds.
-    func arm(outage: Double) {
+    /// The next reply from Redis is dropped and its connection cut, then Redis looks unreachable for
+    /// `outage` seconds.
+    public func arm(outage: Double = 0) {
         lock.lock(); armedOutage = outage; lock.unlock()
     }
 
-    var droppedReplies: Int {
+    /// How many replies were dropped so far.
+    public var droppedReplies: Int {
         lock.lock(); defer { lock.unlock() }
         return dropped
     }
 
-    func close() {
+    /// Stops taking connections (those open stay until either side closes).
+    public func close() {
         lock.lock()
         let was = closed
         closed = true
@@ -70,14 +57,8 @@ final class LossyRedisProxy: @unchecked Sendable {
                 Glibc.close(client)
                 continue
             }
-            let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var addr = Self.loopback(port: upstreamPort)
-            let ok = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            if ok != 0 {
+            guard let server = Loopback.connect(port: upstreamPort) else {
                 Glibc.close(client)
-                Glibc.close(server)
                 continue
             }
             Thread.detachNewThread { Self.pump(from: client, to: server, proxy: nil) }
@@ -116,13 +97,5 @@ final class LossyRedisProxy: @unchecked Sendable {
         shutdown(from, Int32(SHUT_RDWR))
         shutdown(to, Int32(SHUT_RDWR))
         Glibc.close(from)
-    }
-
-    private static func loopback(port: Int) -> sockaddr_in {
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return addr
     }
 }
