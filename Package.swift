@@ -54,7 +54,8 @@ let package = Package(
         .executableTarget(name: "l2met-bench", dependencies: ["L2metCore", "L2metCrypto", "L2metStore", "L2metOutlet", "L2metHTTP"],
                           swiftSettings: swift5),
 
-        // Helpers several test targets share: a fake Librato on a real HTTP server, free ports.
+        // Helpers several test targets share: a fake Librato on a real HTTP server, free ports and loopback
+        // sockets, a redis-server of a test's own, a Redis proxy that drops a reply.
         .target(name: "L2metTestSupport", dependencies: ["L2metHTTP"], path: "Tests/L2metTestSupport", swiftSettings: swift5),
         .testTarget(name: "L2metObservabilityTests", dependencies: ["L2metObservability"], swiftSettings: swift5),
         .testTarget(name: "L2metCoreTests", dependencies: ["L2metCore"], swiftSettings: swift5),

@@ -22,7 +22,7 @@ final class RedisStoreTests: XCTestCase {
     func testPartitionsSpreadKeys() throws { try StoreBehaviours.partitionsSpreadKeys(maker(db: 12)) }
     func testLargeBatch() throws { try StoreBehaviours.largeBatch(maker(db: 13)) }
     func testReleaseGivesAClaimBackAtOnce() throws {
-        let server = try RedisServerProcess()  // a Redis of its own: every shared database is taken
+        let server = try RedisServer()  // a Redis of its own: every shared database is taken
         try StoreBehaviours.releaseGivesAClaimBackAtOnce { partitions in try RedisStore(url: server.url, partitions: partitions) }
     }
 
@@ -72,7 +72,7 @@ final class RedisStoreTests: XCTestCase {
     /// Redis stops in the middle: calls fail with `.unavailable`; the caller keeps its batches; once
     /// Redis is back (same data directory, append-only file) the store reconnects and every count arrives.
     func testRedisStoppedAndStartedAgain() throws {
-        let server = try RedisServerProcess(arguments: ["--appendonly", "yes", "--appendfsync", "always"])
+        let server = try RedisServer(arguments: ["--appendonly", "yes", "--appendfsync", "always"])
         let store = try RedisStore(url: server.url, connectTimeout: 0.5, commandTimeout: 2, lostReplyRetryWindow: 1)
         let k = StoreBehaviours.key("jobs")
         var expected = 0.0
@@ -116,7 +116,7 @@ final class RedisStoreTests: XCTestCase {
     }
 
     func testPasswordProtectedRedis() throws {
-        let server = try RedisServerProcess(arguments: ["--requirepass", "open-sesame",
+        let server = try RedisServer(arguments: ["--requirepass", "open-sesame",
                                                          "--user", "alice", "on", ">wonderland", "~*", "&*", "+@all"])
         let good = try RedisStore(url: "redis://:open-sesame@127.0.0.1:\(server.port)/2")
         try good.ping()
@@ -153,7 +153,7 @@ final class RedisStoreTests: XCTestCase {
     /// A caller retrying a batch it was not told the fate of, unchanged and under the same flush id,
     /// never applies it twice, however many chunks it has; a new id is new data.
     func testTheSameFlushIDIsAppliedOnce() throws {
-        let server = try RedisServerProcess()
+        let server = try RedisServer()
         let store = try RedisStore(url: server.url, appendChunk: 2)
         let batch = (0..<5).map { (StoreBehaviours.key("k\($0)"), StoreBehaviours.data(.counter, [Double($0 + 1)])) }
         let id = FlushID.make()
@@ -168,7 +168,7 @@ final class RedisStoreTests: XCTestCase {
     /// The reply to a flush is lost after Redis ran it: `append` sends the same flush (same id) again,
     /// the markers make it a no-op, and the counts are stored once, not twice.
     func testLostReplyToAFlushIsNotAppliedTwice() throws {
-        let server = try RedisServerProcess()
+        let server = try RedisServer()
         let proxy = try LossyRedisProxy(upstreamPort: server.port)
         defer { proxy.close() }
         let viaProxy = try RedisStore(url: "redis://127.0.0.1:\(proxy.port)")

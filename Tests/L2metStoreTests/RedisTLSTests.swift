@@ -92,7 +92,7 @@ final class RedisTLSTests: XCTestCase {
 
     /// A `rediss://` URL at a plain port: the handshake fails (or times out after connectTimeout).
     func testTLSURLAtAPlainPortFailsCleanly() throws {
-        let server = try RedisServerProcess()
+        let server = try RedisServer()
         let store = try RedisStore(url: "rediss://:topsecret@127.0.0.1:\(server.port)", connectTimeout: 1, commandTimeout: 2)
         let started = Date()
         let why = expectUnavailable(try store.ping(), "rediss:// at a plain port")

@@ -6,7 +6,7 @@ import L2metTestSupport
 /// certificate for 127.0.0.1 / localhost made by the `openssl` CLI. Missing `openssl` or a
 /// redis-server without TLS is an error that says so: these tests must not be skipped.
 final class TLSRedisServer {
-    let server: RedisServerProcess
+    let server: RedisServer
     var port: Int { server.port }
     /// `rediss://[auth@]127.0.0.1:PORT[/db]`.
     func url(auth: String = "", db: Int = 0, query: String = "") -> String {
@@ -17,7 +17,7 @@ final class TLSRedisServer {
         let files = try TestCertificate.shared()
         let port = freePort()
         do {
-            server = try RedisServerProcess(port: port, arguments: [
+            server = try RedisServer(port: port, arguments: [
                 "--port", "0", "--tls-port", "\(port)",
                 "--tls-cert-file", files.certificate, "--tls-key-file", files.key,
                 "--tls-ca-cert-file", files.certificate, "--tls-auth-clients", "no",
