@@ -27,22 +27,14 @@ enum RedisScripts {
         return n
         """)
 
-    /// Claims due buckets of one partition. ARGV: prefix, partition, now, limit, lease end.
-    /// First every claim whose lease ended by `now` is due again (its data merged with any part
-    /// appended meanwhile); then up to `limit` members of the due set with score <= now have their
-    /// data renamed to the claimed-data key and are entered in the claimed set at the lease end.
-    /// Returns a flat array: member, data, member, data, …
-    static let claim = RedisScript("""
-        local prefix, p, now, limit, leaseEnd = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
-        local dueKey = prefix .. 'due:' .. p
-        local claimedKey = prefix .. 'claimed:' .. p
-        local waitingKey = prefix .. 'waiting:' .. p
-        local expired = redis.call('ZRANGEBYSCORE', claimedKey, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 10000)
-        for i = 1, #expired, 2 do
-          local m, score = expired[i], expired[i + 1]
+    /// Lua shared by `claim` and `release`: gives member `m` of partition `p` back from its claim.
+    /// Its claimed and waiting entries go; a part appended while it was claimed is merged with its
+    /// claimed data (`c:` then `b:`) under its data key; it is due again at `score` if it has data.
+    static let unclaim = """
+        local function unclaim(prefix, p, m, score)
           local b, c = prefix .. 'b:' .. m, prefix .. 'c:' .. m
-          redis.call('ZREM', claimedKey, m)
-          redis.call('ZREM', waitingKey, m)
+          redis.call('ZREM', prefix .. 'claimed:' .. p, m)
+          redis.call('ZREM', prefix .. 'waiting:' .. p, m)
           if redis.call('EXISTS', c) == 1 then
             if redis.call('EXISTS', b) == 1 then
               redis.call('APPEND', c, redis.call('GET', b))
@@ -50,8 +42,24 @@ enum RedisScripts {
             redis.call('RENAME', c, b)
           end
           if redis.call('EXISTS', b) == 1 then
-            redis.call('ZADD', dueKey, score, m)
+            redis.call('ZADD', prefix .. 'due:' .. p, score, m)
           end
+        end
+        """
+
+    /// Claims due buckets of one partition. ARGV: prefix, partition, now, limit, lease end.
+    /// First every claim whose lease ended by `now` is due again (its data merged with any part
+    /// appended meanwhile); then up to `limit` members of the due set with score <= now have their
+    /// data renamed to the claimed-data key and are entered in the claimed set at the lease end.
+    /// Returns a flat array: member, data, member, data, …
+    static let claim = RedisScript("""
+        \(unclaim)
+        local prefix, p, now, limit, leaseEnd = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+        local dueKey = prefix .. 'due:' .. p
+        local claimedKey = prefix .. 'claimed:' .. p
+        local expired = redis.call('ZRANGEBYSCORE', claimedKey, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 10000)
+        for i = 1, #expired, 2 do
+          unclaim(prefix, p, expired[i], expired[i + 1])
         end
         local out = {}
         if limit <= 0 then return out end
@@ -96,6 +104,7 @@ extension RedisScripts {
     /// claim (data merged with any waiting part, due again), at `now`; others are left alone.
     /// Returns the number given back.
     static let release = RedisScript("""
+        \(unclaim)
         local prefix, leaseEnd, now = ARGV[1], tonumber(ARGV[2]), ARGV[3]
         local n = 0
         for i = 4, #ARGV, 2 do
@@ -103,18 +112,7 @@ extension RedisScripts {
           local claimedKey = prefix .. 'claimed:' .. p
           local score = redis.call('ZSCORE', claimedKey, m)
           if score and tonumber(score) == leaseEnd then
-            local b, c = prefix .. 'b:' .. m, prefix .. 'c:' .. m
-            redis.call('ZREM', claimedKey, m)
-            redis.call('ZREM', prefix .. 'waiting:' .. p, m)
-            if redis.call('EXISTS', c) == 1 then
-              if redis.call('EXISTS', b) == 1 then
-                redis.call('APPEND', c, redis.call('GET', b))
-              end
-              redis.call('RENAME', c, b)
-            end
-            if redis.call('EXISTS', b) == 1 then
-              redis.call('ZADD', prefix .. 'due:' .. p, now, m)
-            end
+            unclaim(prefix, p, m, now)
             n = n + 1
           end
         end

@@ -175,18 +175,7 @@ public final class RedisStore: Store, @unchecked Sendable {
 
     private func acknowledge(members: [String]) throws {
         guard !members.isEmpty else { return }
-        var commands: [RedisCommand] = []
-        var start = 0
-        while start < members.count {
-            let end = min(members.count, start + appendChunk)
-            var c = RedisCommand("EVALSHA", RedisScripts.acknowledge.sha1, "0", prefix)
-            for m in members[start..<end] {
-                c.add(m)
-                c.add(StorePartitioning.partition(ofStoreKey: m, partitions: partitions))
-            }
-            commands.append(c)
-            start = end
-        }
+        let commands = memberCommands(RedisScripts.acknowledge, [prefix], members)
         // Idempotent: safe to send again after a lost reply.
         let replies = try withRetry { try self.evalPipeline(RedisScripts.acknowledge, commands, on: $0) }
         for r in replies {
@@ -194,23 +183,29 @@ public final class RedisStore: Store, @unchecked Sendable {
         }
     }
 
-    // MARK: release
-
-    public func release(_ keys: [BucketKey], leaseEnd: Int64, now: Int64) throws {
-        guard !keys.isEmpty else { return }
+    /// EVALSHA commands of `script` with `arguments`, then `member, partition` pairs for up to
+    /// `appendChunk` members each.
+    private func memberCommands(_ script: RedisScript, _ arguments: [String], _ members: [String]) -> [RedisCommand] {
         var commands: [RedisCommand] = []
         var start = 0
-        while start < keys.count {
-            let end = min(keys.count, start + appendChunk)
-            var c = RedisCommand("EVALSHA", RedisScripts.release.sha1, "0", prefix, String(leaseEnd), String(now))
-            for k in keys[start..<end] {
-                let m = k.storeKey
+        while start < members.count {
+            let end = min(members.count, start + appendChunk)
+            var c = RedisCommand(["EVALSHA", script.sha1, "0"] + arguments)
+            for m in members[start..<end] {
                 c.add(m)
                 c.add(StorePartitioning.partition(ofStoreKey: m, partitions: partitions))
             }
             commands.append(c)
             start = end
         }
+        return commands
+    }
+
+    // MARK: release
+
+    public func release(_ keys: [BucketKey], leaseEnd: Int64, now: Int64) throws {
+        guard !keys.isEmpty else { return }
+        let commands = memberCommands(RedisScripts.release, [prefix, String(leaseEnd), String(now)], keys.map(\.storeKey))
         // Safe to send again: a bucket given back is no longer leased until `leaseEnd`.
         let replies = try withRetry { try self.evalPipeline(RedisScripts.release, commands, on: $0) }
         for r in replies {
