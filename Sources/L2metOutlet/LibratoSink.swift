@@ -37,7 +37,7 @@ public final class LibratoSink: MetricSink {
             keys.removeAll(keepingCapacity: true)
             oldestEnd = .max
         }
-        for series in Self.mergedAcrossTokens(buckets) {
+        for series in ClaimedBucket.mergedAcrossTokens(buckets) {
             let more = LibratoPayload.gauges(for: series.key, data: series.data)
             if gauges.count + more.count > maxGauges { finish() }
             gauges.append(contentsOf: more)
@@ -45,32 +45,6 @@ public final class LibratoSink: MetricSink {
             oldestEnd = min(oldestEnd, series.key.end)
         }
         finish()
-        return out
-    }
-
-    /// Buckets of one destination that differ only in their drain token (two drain tokens signed for
-    /// the same credentials, say for two apps) are one Librato series: posted apart, they would be two
-    /// values under one name, source and time, and a series holds one value per time. They are merged
-    /// into one (every key kept, to acknowledge them all), in the order first seen. Only buckets claimed
-    /// together are merged; ones claimed by another worker still go in their own request.
-    static func mergedAcrossTokens(_ buckets: [ClaimedBucket]) -> [(key: BucketKey, data: BucketData, keys: [BucketKey])] {
-        guard let first = buckets.first?.key.token, buckets.contains(where: { $0.key.token != first }) else {
-            return buckets.map { ($0.key, $0.data, [$0.key]) }
-        }
-        var out: [(key: BucketKey, data: BucketData, keys: [BucketKey])] = []
-        out.reserveCapacity(buckets.count)
-        var index: [BucketKey: Int] = [:]
-        for bucket in buckets {
-            var series = bucket.key
-            series.token = ""
-            if let i = index[series] {
-                out[i].data.merge(bucket.data)
-                out[i].keys.append(bucket.key)
-            } else {
-                index[series] = out.count
-                out.append((bucket.key, bucket.data, [bucket.key]))
-            }
-        }
         return out
     }
 

@@ -4,7 +4,7 @@ import L2metStore
 /// OpenTelemetry, OTLP/HTTP with JSON bodies: `POST URL` with one `ExportMetricsServiceRequest`,
 /// `Content-Type: application/json`, and the destination's headers (API keys; their values are secret
 /// and never logged). At most `OTLPPayload.maxDataPointsPerRequest` data points (one per bucket) a
-/// request. The destination's reserved `service.name` fragment key becomes the resource attribute
+/// request; buckets that differ only by drain token are one data point. The destination's reserved `service.name` fragment key becomes the resource attribute
 /// `service.name` (see `OTLPDestinationOptions`). Retries are the outlet's, as for Librato.
 public final class OTLPSink: MetricSink {
     private let client: CurlHTTPClient
@@ -44,12 +44,12 @@ public final class OTLPSink: MetricSink {
             keys.removeAll(keepingCapacity: true)
             oldestEnd = .max
         }
-        for bucket in buckets {
-            let point = OTLPPayload.dataPoint(for: bucket.key, data: bucket.data)
+        for series in ClaimedBucket.mergedAcrossTokens(buckets) {
+            let point = OTLPPayload.dataPoint(for: series.key, data: series.data)
             if point != nil && points.count >= maxPoints { finish() }
             if let point { points.append(point) }
-            keys.append(bucket.key)
-            oldestEnd = min(oldestEnd, bucket.key.end)
+            keys.append(contentsOf: series.keys)
+            oldestEnd = min(oldestEnd, series.key.end)
         }
         finish()
         return out

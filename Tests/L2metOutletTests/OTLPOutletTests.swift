@@ -100,6 +100,32 @@ final class OTLPOutletTests: XCTestCase {
         XCTAssertEqual(body.components(separatedBy: "\"name\":\"db.latency\"").count, 2, "one metric for both db.latency sources: \(body)")
     }
 
+    /// Two drain tokens signed for the same collector with the same metric, source and interval: one
+    /// data point with both buckets' values, not two points of one series and time (a summary or gauge
+    /// keeps one of them). Every bucket is acknowledged.
+    func testBucketsThatDifferOnlyByTokenAreOneDataPoint() throws {
+        let collector = try FakeLibrato()
+        defer { collector.stop() }
+        let store = MemoryStore()
+        let otherToken = "gAAAAAB-drain-token-otlp-2"
+        try Buckets.put(store, knownBuckets(token: otlpToken) + [
+            (Buckets.key("db.latency", .measurement, token: otherToken, source: "web.1", units: "ms"),
+             Buckets.data(.measurement, [1, 100])),
+            (Buckets.key("signups", .counter, token: otherToken), Buckets.data(.counter, [3])),
+        ])
+        let d = try destination(collector)
+        makeOutlet(store, outletConfiguration(), MetricsRegistry(), LogCapture(), destinations: [otlpToken: d, otherToken: d])
+            .drain(until: Date().addingTimeInterval(20))
+        XCTAssertEqual(collector.requests.count, 1)
+        // web.1 with both tokens, sorted 1 8 15 16 23 42 100: count 7, sum 205, min 1, median x[4] 16,
+        // perc95 x[ceil(6.65)] = x[7] 100, perc99 100, max 100; signups 5 + 3.
+        var expected = knownPoints.filter { !$0.hasPrefix("db.latency ms summary source=web.1 ") && !$0.hasPrefix("signups ") }
+        expected.append("db.latency ms summary source=web.1 start=\(t0) time=\(t1) count=7 sum=205 q0=1 q0.5=16 q0.95=100 q0.99=100 q1=100")
+        expected.append("signups - sum temporality=1 monotonic=1 source=- start=\(t0) time=\(t1) value=8")
+        XCTAssertEqual(points(collector).sorted(), expected.sorted())
+        XCTAssertEqual(try Buckets.remaining(store).count, 0)
+    }
+
     func testUnavailableWithRetryAfterIsRetriedWithTheSameBody() throws {
         let collector = try FakeLibrato(script: [HTTPResponse(status: 503, headers: [("Retry-After", "1")], body: Array("busy".utf8))])
         defer { collector.stop() }
