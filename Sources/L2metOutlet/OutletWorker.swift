@@ -125,97 +125,135 @@ final class OutletWorker {
             ])
             acknowledge(keys)
         }
-        var left = 0
+        var deliveries: [Delivery] = []
         for group in groups {
             let sink = sink(for: group.destination)
             for request in sink.requests(for: group.buckets, destination: group.destination) {
                 if request.itemCount == 0 {
                     acknowledge(request.keys)  // nothing to send (empty buckets)
-                } else if !deliver(request, to: group.destination, via: sink, deadline: deadline, leaseEnd: leaseEnd) {
-                    left += request.keys.count
+                } else {
+                    deliveries.append(Delivery(request: request, destination: group.destination, sink: sink))
                 }
+            }
+        }
+        return deliver(deliveries, deadline: deadline, leaseEnd: leaseEnd)
+    }
+
+    /// One request of a claim on its way: how many attempts it had, and when it may have the next.
+    struct Delivery {
+        let request: SinkRequest
+        let destination: Destination
+        let sink: MetricSink
+        var attempts = 0
+        var notBefore = 0.0
+    }
+
+    /// What one attempt came to.
+    enum AttemptOutcome {
+        /// Accepted, refused or given up: acknowledged.
+        case finished
+        /// Left in the store (no time before the deadline).
+        case left
+        /// To be tried again, not before this time (epoch seconds).
+        case retry(at: Double)
+    }
+
+    /// Sends the requests of one claim, each until it is accepted, refused or given up (its buckets
+    /// then acknowledged), or until the deadline or a stop leaves no time for another attempt (its
+    /// buckets stay in the store). Attempts are interleaved: a request waiting for its retry (back-off,
+    /// Retry-After) never holds up the attempts of the others, so one failing destination does not
+    /// delay every account claimed with it. Returns how many buckets were left unacknowledged. On a
+    /// stop, requests never attempted are given back to the store (with `leaseEnd`): due again for
+    /// another outlet at once, not after the lease; attempted ones wait for their lease to end, since
+    /// an attempt that got no answer may still be accepted.
+    func deliver(_ deliveries: [Delivery], deadline: Double, leaseEnd: Int64? = nil) -> Int {
+        var queue = deliveries
+        var left = 0
+        while !queue.isEmpty {
+            if stoppable && shared.control.isStopping {
+                for d in queue {
+                    if d.attempts == 0, let leaseEnd {
+                        release(d.request, d.destination, leaseEnd: leaseEnd)
+                    } else {
+                        leave(d.request, d.destination, why: "stopping")
+                    }
+                    left += d.request.keys.count
+                }
+                return left
+            }
+            let now = Date().timeIntervalSince1970
+            guard let i = queue.firstIndex(where: { $0.notBefore <= now }) else {
+                let wait = queue.map(\.notBefore).min()! - now
+                if stoppable { _ = shared.control.sleep(wait) } else { Thread.sleep(forTimeInterval: wait) }
+                continue
+            }
+            var d = queue.remove(at: i)
+            switch attempt(&d, deadline: deadline) {
+            case .finished: break
+            case .left: left += d.request.keys.count
+            case let .retry(at):
+                d.notBefore = at
+                queue.append(d)
             }
         }
         return left
     }
 
-    /// Sends one request until it is accepted, refused, or given up (then acknowledges its buckets and
-    /// returns true), or until the deadline or a stop leaves no time for another attempt (returns false:
-    /// the buckets stay in the store). Every attempt sends the same bytes. A request the outlet stops
-    /// before its first attempt is given back to the store (with `leaseEnd`): due again for another
-    /// outlet at once, not after the lease; one that was attempted waits for its lease to end, since an
-    /// attempt that got no answer may still be accepted.
-    func deliver(_ request: SinkRequest, to destination: Destination, via sink: MetricSink, deadline: Double,
-                 leaseEnd: Int64? = nil) -> Bool {
-        let policy = configuration.retryPolicy
+    /// One attempt of `d` (every attempt sends the same bytes).
+    private func attempt(_ d: inout Delivery, deadline: Double) -> AttemptOutcome {
+        let (request, destination, sink) = (d.request, d.destination, d.sink)
         let remote = sink.isRemote
-        var attempt = 0
-        while true {
-            attempt += 1
-            if stoppable && shared.control.isStopping {
-                if attempt == 1, let leaseEnd {
-                    release(request, destination, leaseEnd: leaseEnd)
-                } else {
-                    leave(request, destination, why: "stopping")
-                }
-                return false
-            }
-            let remaining = deadline - Date().timeIntervalSince1970
-            if remote && remaining < 1 {
-                leave(request, destination, why: "no time left before the claim's lease or the shutdown deadline")
-                return false
-            }
-            let result = sink.send(request, timeout: min(configuration.requestTimeout, remaining))
-            if remote {
-                metrics.requests[result.status.map(String.init) ?? (result.timedOut ? "timeout" : "error")].increment()
-            }
-            switch RetryPolicy.verdict(result) {
-            case .accepted:
-                acknowledge(request.keys)
-                metrics.gaugesPosted.increment(by: request.itemCount)
-                metrics.delay.set(max(0, Date().timeIntervalSince1970 - Double(request.oldestEnd)))
-                return true
-            case .refused:
-                metrics.dropped(.refused).increment(by: request.keys.count)
-                logger.error("destination refused the gauges; dropping them", metadata: [
-                    "status": "\(result.status ?? 0)", "destination": "\(destination.loggableName)",
+        d.attempts += 1
+        let remaining = deadline - Date().timeIntervalSince1970
+        if remote && remaining < 1 {
+            leave(request, destination, why: "no time left before the claim's lease or the shutdown deadline")
+            return .left
+        }
+        let result = sink.send(request, timeout: min(configuration.requestTimeout, remaining))
+        if remote {
+            metrics.requests[result.status.map(String.init) ?? (result.timedOut ? "timeout" : "error")].increment()
+        }
+        switch RetryPolicy.verdict(result) {
+        case .accepted:
+            acknowledge(request.keys)
+            metrics.gaugesPosted.increment(by: request.itemCount)
+            metrics.delay.set(max(0, Date().timeIntervalSince1970 - Double(request.oldestEnd)))
+            return .finished
+        case .refused:
+            metrics.dropped(.refused).increment(by: request.keys.count)
+            logger.error("destination refused the gauges; dropping them", metadata: [
+                "status": "\(result.status ?? 0)", "destination": "\(destination.loggableName)",
+                "buckets": "\(request.keys.count)", "gauges": "\(request.itemCount)",
+                "body": "\(errorBody(result, destination))",
+            ])
+            acknowledge(request.keys)
+            return .finished
+        case .retry:
+            let policy = configuration.retryPolicy
+            let why = result.status.map { "status \($0)" } ?? scrubbed(result.failure ?? "no answer", hiding: destination.secrets,
+                                                                    limit: configuration.maxErrorBodyBytes)
+            if d.attempts >= policy.maxAttempts {
+                metrics.dropped(.gaveUp).increment(by: request.keys.count)
+                logger.error("giving up on the gauges after the last attempt; dropping them", metadata: [
+                    "attempts": "\(d.attempts)", "last": "\(why)", "destination": "\(destination.loggableName)",
                     "buckets": "\(request.keys.count)", "gauges": "\(request.itemCount)",
                     "body": "\(errorBody(result, destination))",
                 ])
                 acknowledge(request.keys)
-                return true
-            case .retry:
-                let why = result.status.map { "status \($0)" } ?? scrubbed(result.failure ?? "no answer", hiding: destination.secrets,
-                                                                        limit: configuration.maxErrorBodyBytes)
-                if attempt >= policy.maxAttempts {
-                    metrics.dropped(.gaveUp).increment(by: request.keys.count)
-                    logger.error("giving up on the gauges after the last attempt; dropping them", metadata: [
-                        "attempts": "\(attempt)", "last": "\(why)", "destination": "\(destination.loggableName)",
-                        "buckets": "\(request.keys.count)", "gauges": "\(request.itemCount)",
-                        "body": "\(errorBody(result, destination))",
-                    ])
-                    acknowledge(request.keys)
-                    return true
-                }
-                let wait = policy.delay(afterAttempt: attempt, retryAfter: result.retryAfter)
-                if Date().timeIntervalSince1970 + wait + 1 > deadline {
-                    leave(request, destination, why: "the next attempt would end after the claim's lease or the shutdown deadline")
-                    return false
-                }
-                logger.warning("request failed; retrying", metadata: [
-                    "attempt": "\(attempt)", "reason": "\(why)", "wait": "\(String(format: "%.2f", wait))",
-                    "destination": "\(destination.loggableName)", "gauges": "\(request.itemCount)",
-                ])
-                metrics.retries.increment()
-                if stoppable {
-                    if !shared.control.sleep(wait) {
-                        leave(request, destination, why: "stopping")
-                        return false
-                    }
-                } else {
-                    Thread.sleep(forTimeInterval: wait)
-                }
+                return .finished
             }
+            let wait = policy.delay(afterAttempt: d.attempts, retryAfter: result.retryAfter)
+            let now = Date().timeIntervalSince1970
+            if now + wait + 1 > deadline {
+                leave(request, destination, why: "the next attempt would end after the claim's lease or the shutdown deadline")
+                return .left
+            }
+            logger.warning("request failed; retrying", metadata: [
+                "attempt": "\(d.attempts)", "reason": "\(why)", "wait": "\(String(format: "%.2f", wait))",
+                "destination": "\(destination.loggableName)", "gauges": "\(request.itemCount)",
+            ])
+            metrics.retries.increment()
+            return .retry(at: now + wait)
         }
     }
 

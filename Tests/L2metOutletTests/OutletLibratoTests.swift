@@ -104,6 +104,36 @@ final class OutletLibratoTests: XCTestCase {
         XCTAssertEqual(try Buckets.remaining(store).count, 0)
     }
 
+    /// A request waiting for its retry does not hold up the other accounts of its claim: both
+    /// accounts' first attempts go out before either is retried (sequential delivery sent one account's
+    /// retries, Retry-After waits included, before the other's first attempt).
+    func testARetryingAccountDoesNotHoldUpTheOthers() throws {
+        let busy = HTTPResponse(status: 503, headers: [("Retry-After", "2")], body: Array("busy".utf8))
+        let librato = try FakeLibrato(script: [busy, busy])
+        defer { librato.stop() }
+        let store = MemoryStore()
+        let metrics = MetricsRegistry()
+        let a = Destination.librato(user: "alice@example.com", token: "alice-token", url: nil)
+        let b = Destination.librato(user: "bob@example.com", token: "bob-token", url: nil)
+        try Buckets.put(store, [
+            (Buckets.key("x", .counter, token: "tok-a"), Buckets.data(.counter, [1])),
+            (Buckets.key("y", .counter, token: "tok-b"), Buckets.data(.counter, [2])),
+        ])
+        outlet(store, outletConfiguration(libratoURL: librato.url), metrics, LogCapture(),
+               destinations: ["tok-a": a, "tok-b": b]).drain(until: Date().addingTimeInterval(20))
+        let users = librato.requests.map { r -> String in
+            let basic = r.header("authorization")?.dropFirst("Basic ".count) ?? ""
+            let plain = Data(base64Encoded: String(basic)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
+            return "\(plain.prefix { $0 != "@" }) \(r.status)"
+        }
+        XCTAssertEqual(users.count, 4, "\(users)")
+        XCTAssertEqual(Set(users.prefix(2)), ["alice 503", "bob 503"], "\(users)")
+        XCTAssertEqual(Set(users.suffix(2)), ["alice 200", "bob 200"], "\(users)")
+        XCTAssertEqual(librato.gauges.compactMap { $0["name"] as? String }.sorted(), ["x", "y"])
+        XCTAssertEqual(try Buckets.remaining(store).count, 0)
+        XCTAssertEqual(counter(metrics, "l2met_outlet_retries_total"), 2)
+    }
+
     func testRequestsAreGroupedByCredentials() throws {
         let librato = try FakeLibrato()
         defer { librato.stop() }
