@@ -140,7 +140,7 @@ final class OutletWorker {
     }
 
     /// One request of a claim on its way: how many attempts it had, and when it may have the next.
-    struct Delivery {
+    private struct Delivery {
         let request: SinkRequest
         let destination: Destination
         let sink: MetricSink
@@ -149,7 +149,7 @@ final class OutletWorker {
     }
 
     /// What one attempt came to.
-    enum AttemptOutcome {
+    private enum AttemptOutcome {
         /// Accepted, refused or given up: acknowledged.
         case finished
         /// Left in the store (no time before the deadline).
@@ -166,7 +166,7 @@ final class OutletWorker {
     /// stop, requests never attempted are given back to the store (with `leaseEnd`): due again for
     /// another outlet at once, not after the lease; attempted ones wait for their lease to end, since
     /// an attempt that got no answer may still be accepted.
-    func deliver(_ deliveries: [Delivery], deadline: Double, leaseEnd: Int64? = nil) -> Int {
+    private func deliver(_ deliveries: [Delivery], deadline: Double, leaseEnd: Int64?) -> Int {
         var queue = deliveries
         var left = 0
         while !queue.isEmpty {

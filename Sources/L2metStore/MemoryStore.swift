@@ -27,6 +27,18 @@ public final class MemoryStore: Store, @unchecked Sendable {
         var leases = TimeIndex<BucketKey>()
         /// Pending parts of claimed buckets, by their due time.
         var waiting = TimeIndex<BucketKey>()
+
+        /// Gives `key` back from its claim: the claimed data, merged with any part appended since,
+        /// is pending again and due at `due`.
+        mutating func unclaim(_ key: BucketKey, due: Int64) {
+            leases.remove(key)
+            waiting.remove(key)
+            if var data = claimed.removeValue(forKey: key) {
+                if let later = pending[key] { data.merge(later) }
+                pending[key] = data
+            }
+            if pending[key] != nil { self.due.insert(key, score: due) }
+        }
     }
 
     private let lock = NSLock()
@@ -72,13 +84,7 @@ public final class MemoryStore: Store, @unchecked Sendable {
 
         // Expired leases: the claimed data (merged with any part appended since) is due again.
         for (key, expiry) in part.leases.first(upTo: now, limit: Int.max) {
-            part.leases.remove(key)
-            part.waiting.remove(key)
-            if var data = part.claimed.removeValue(forKey: key) {
-                if let later = part.pending[key] { data.merge(later) }
-                part.pending[key] = data
-            }
-            if part.pending[key] != nil { part.due.insert(key, score: expiry) }
+            part.unclaim(key, due: expiry)
         }
 
         var out: [ClaimedBucket] = []
@@ -112,13 +118,7 @@ public final class MemoryStore: Store, @unchecked Sendable {
         for key in keys {
             let p = StorePartitioning.partition(of: key, partitions: partitions)
             guard parts[p].leases.score(of: key) == leaseEnd else { continue }
-            parts[p].leases.remove(key)
-            parts[p].waiting.remove(key)
-            if var data = parts[p].claimed.removeValue(forKey: key) {
-                if let later = parts[p].pending[key] { data.merge(later) }
-                parts[p].pending[key] = data
-            }
-            if parts[p].pending[key] != nil { parts[p].due.insert(key, score: now) }
+            parts[p].unclaim(key, due: now)
         }
     }
 

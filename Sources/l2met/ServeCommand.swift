@@ -64,7 +64,8 @@ struct Serve: ParsableCommand {
         if outletWorkers < 1 { throw ValidationError("--outlet-workers must be at least 1") }
         if outletAttempts < 1 { throw ValidationError("--outlet-attempts must be at least 1") }
         for (name, value) in [("--memory-limit", memoryLimit), ("--body-limit", bodyLimit),
-                              ("--header-limit", headerLimit), ("--max-connections", maxConnections)] where value < 1 {
+                              ("--header-limit", headerLimit), ("--max-connections", maxConnections),
+                              ("--body-memory-limit", bodyMemoryLimit)] where value < 1 {
             throw ValidationError("\(name) must be at least 1")
         }
         for (name, value) in [("--request-timeout", requestTimeout), ("--idle-timeout", idleTimeout),
