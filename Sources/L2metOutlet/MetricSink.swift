@@ -39,38 +39,28 @@ public protocol MetricSink: AnyObject {
 
     /// True when sending goes over the network (time-outs, retries and `requests_total` apply).
     var isRemote: Bool { get }
+
+    /// What one attempt's answer means, by this sink's specification (which statuses are retryable).
+    func verdict(_ result: HTTPPostResult) -> DeliveryVerdict
+
+    /// Items of an accepted request that the destination nevertheless rejected (OTLP `partialSuccess`);
+    /// nil when it rejected none.
+    func partialRejection(_ result: HTTPPostResult) -> PartialRejection?
 }
 
 extension MetricSink {
     public var isRemote: Bool { true }
+    public func verdict(_ result: HTTPPostResult) -> DeliveryVerdict { RetryPolicy.verdict(result) }
+    public func partialRejection(_ result: HTTPPostResult) -> PartialRejection? { nil }
 }
 
-extension Destination {
-    /// The secrets a log line must never show (a Librato token; OTLP header values and the URL's
-    /// query, where some vendors take their key).
-    var secrets: [String] {
-        switch self {
-        case let .librato(_, token, _): return [token]
-        case let .otlp(url, headers):
-            let query = url.firstIndex(of: "?").map { String(url[url.index(after: $0)...]) }
-            return OTLPDestinationOptions(fragment: headers).headers.map(\.1) + (query.map { [$0] } ?? [])
-        case .local: return []
-        }
+/// Part of an accepted request that the destination rejected: how many items, and its message.
+public struct PartialRejection: Sendable, Equatable {
+    public var rejectedItems: Int
+    public var message: String
+    public init(rejectedItems: Int, message: String) {
+        self.rejectedItems = rejectedItems
+        self.message = message
     }
 }
 
-/// Text for a log line: at most `limit` bytes, with every secret replaced by `[redacted]`. A secret
-/// too short to replace safely (under 4 bytes) withholds the whole text instead.
-func scrubbed(_ text: String, hiding secrets: [String], limit: Int) -> String {
-    if secrets.contains(where: { !$0.isEmpty && $0.utf8.count < 4 }) {
-        return "[withheld: the destination has a secret too short to redact]"
-    }
-    var s = text
-    for secret in secrets where !secret.isEmpty {
-        s = s.replacingOccurrences(of: secret, with: "[redacted]")
-    }
-    if s.utf8.count > limit {
-        s = String(decoding: s.utf8.prefix(limit), as: UTF8.self) + "…"
-    }
-    return s
-}
