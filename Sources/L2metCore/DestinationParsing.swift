@@ -119,7 +119,7 @@ extension Destination {
     }
 
     /// Decodes `%XX` escapes; a malformed escape is kept as it is.
-    static func percentDecoded(_ s: String) -> String {
+    public static func percentDecoded(_ s: String) -> String {
         guard s.utf8.contains(UInt8(ascii: "%")) else { return s }
         var out: [UInt8] = []
         let bytes = Array(s.utf8)
