@@ -111,7 +111,8 @@ final class DeliveryWorker {
             metrics.delay.set(max(0, Date().timeIntervalSince1970 - Double(request.oldestEnd)))
             if let partial = sink.partialRejection(result) {
                 metrics.partiallyRejected.increment(by: partial.rejectedItems)
-                logger.warning("destination accepted the request but rejected part of it", metadata: [
+                logger.warning(partial.rejectedItems > 0 ? "destination accepted the request but rejected part of it"
+                                                         : "destination accepted the request with a warning", metadata: [
                     "destination": "\(d.destination.loggableName)", "rejected": "\(partial.rejectedItems)",
                     "sent": "\(request.itemCount)",
                     "message": "\(scrubbed(partial.message, hiding: d.destination.secrets, limit: configuration.maxErrorBodyBytes))",
@@ -220,10 +221,13 @@ final class DeliveryWorker {
         }
     }
 
-    /// Why a request failed, for a log line: the status, or what kind of transport failure.
+    /// Why a request failed, for a log line: the status, or what kind of transport failure (a fixed
+    /// phrase, so it never needs withholding), then libcurl's own words with the secrets taken out.
     private func reason(_ result: HTTPPostResult, _ destination: Destination) -> String {
         if let status = result.status { return "status \(status)" }
-        return scrubbed(result.failure ?? "no answer", hiding: destination.secrets, limit: configuration.maxErrorBodyBytes)
+        let kind = result.failureKind ?? (result.timedOut ? "timed out" : "no answer")
+        guard let failure = result.failure else { return kind }
+        return kind + ": " + scrubbed(failure, hiding: destination.secrets, limit: configuration.maxErrorBodyBytes)
     }
 
     /// The refusal's body for a log line: bounded, secrets taken out.
