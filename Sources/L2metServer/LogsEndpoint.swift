@@ -113,7 +113,8 @@ final class LogsEndpoint: @unchecked Sendable {
             if response.status == 200 { try frameLedger.finish(frame) } else { try frameLedger.release(frame) }
         } catch {
             // Not finished: a re-send is refused (503) until the pending marker's lease ends, then taken
-            // again. Not released: refused until then too, then taken. Nothing is lost either way.
+            // again (counted twice if the drain missed this answer). Not released: refused until then,
+            // then taken. Nothing is lost either way.
             (response.status == 200 ? ledgerErrors.finish : ledgerErrors.release).increment()
         }
         return response
@@ -142,26 +143,5 @@ final class LogsEndpoint: @unchecked Sendable {
             return .text(400, "no frame has an RFC5424 header: expected <PRI>1 TIMESTAMP HOST APP PROCID MSGID TEXT")
         }
         return HTTPResponse(status: 200)
-    }
-}
-
-/// The drain headers that say something about the body as a whole, read in one pass over the
-/// request's headers: logplex's `Logplex-Frame-Id` and log-shuttle's loss report.
-struct DrainHeaders {
-    var frameID: String?
-    var loss = DrainLoss()
-
-    init(_ request: HTTPRequest) {
-        var dropCount: String?
-        var lostCount: String?
-        for h in request.headers where h.name.hasPrefix("logplex-") {
-            switch h.name {
-            case "logplex-frame-id": if frameID == nil { frameID = h.value }
-            case "logplex-drop-count": if dropCount == nil { dropCount = h.value }
-            case "logplex-lost-count": if lostCount == nil { lostCount = h.value }
-            default: break
-            }
-        }
-        if dropCount != nil || lostCount != nil { loss = DrainLoss(dropCount: dropCount, lostCount: lostCount) }
     }
 }
