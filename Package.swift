@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "L2metStore", dependencies: ["L2metCore", "L2metObservability", "CHiredis", "COpenSSL"], swiftSettings: swift5),
         // Outlets: statistics to destinations (Librato, local sink) over libcurl.
         .target(name: "L2metOutlet",
-                dependencies: ["L2metCore", "L2metStore", "L2metCrypto", "L2metObservability", "CCurlShim",
+                dependencies: ["L2metCore", "L2metStore", "L2metCrypto", "L2metObservability", "CCurlShim", "CZlib",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swift5),
         // The server: endpoints, receiver, flusher, metrics, wiring.

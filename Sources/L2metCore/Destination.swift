@@ -2,7 +2,8 @@
 ///
 /// - `user:token`: Librato at the server's `--librato-url` (l2met compatible).
 /// - `librato+https://user:token@host/path`: any Librato-compatible endpoint.
-/// - `otlp+https://host[:port]/v1/metrics[#header=value&…]` (or `otlp+http://`): an OTLP/HTTP JSON receiver.
+/// - `otlp+https://host[:port][/path][#header=value&…]` (or `otlp+http://`): an OTLP/HTTP JSON receiver;
+///   with no path (or `/`), requests go to `/v1/metrics` (see `OTLPDestinationOptions`).
 public enum Destination: Sendable, Equatable {
     /// Librato; `url` nil means the server's default `--librato-url`.
     case librato(user: String, token: String, url: String?)

@@ -4,7 +4,8 @@ extension Destination {
     /// - `user:token` (no `://`): Librato at the server's default URL. The user may not be empty; the
     ///   token is everything after the first `:` and may not be empty.
     /// - `librato+https://user:token@host/path` (or `librato+http://`): a Librato-compatible endpoint.
-    /// - `otlp+https://host[:port]/path[#header=value&…]` (or `otlp+http://`): an OTLP/HTTP JSON receiver.
+    /// - `otlp+https://host[:port][/path][#header=value&…]` (or `otlp+http://`): an OTLP/HTTP JSON receiver
+    ///   (the URL is kept as given; `OTLPDestinationOptions.exportURL` adds `/v1/metrics` to a base endpoint).
     public init(plaintext: String) throws {
         if plaintext.isEmpty { throw DestinationError.empty }
         guard let schemeEnd = plaintext.firstRange(of: "://") else {
@@ -59,7 +60,8 @@ extension Destination {
                     headers.append((name, value))
                 }
             }
-            let host = rest.prefix { $0 != "/" }
+            // The authority ends at the path or, for a base endpoint with a query, at the query.
+            let host = rest.prefix { $0 != "/" && $0 != "?" }
             // Bytes: "@" followed by a combining mark is one Character, which `contains("@")` misses.
             guard !host.isEmpty, !host.utf8.contains(UInt8(ascii: "@")) else {
                 throw DestinationError.malformed("otlp destination has no host")
@@ -117,7 +119,7 @@ extension Destination {
     }
 
     /// Decodes `%XX` escapes; a malformed escape is kept as it is.
-    static func percentDecoded(_ s: String) -> String {
+    public static func percentDecoded(_ s: String) -> String {
         guard s.utf8.contains(UInt8(ascii: "%")) else { return s }
         var out: [UInt8] = []
         let bytes = Array(s.utf8)

@@ -6,7 +6,8 @@
 /// | counter NAME | `NAME` with value = sum |
 /// | sample NAME | `NAME` with value = the last value |
 ///
-/// `measure_time` is the bucket start, `source` is left out when empty, units go in
+/// `measure_time` is the bucket start, `source` is left out when empty (and Librato's reserved `all`
+/// is written `all_`, see `userSource`), units go in
 /// `attributes.display_units_long` when known. A gauge whose numbers are not all finite (a sum of
 /// squares that overflowed, say) is left out: Librato cannot take it and JSON cannot say it.
 public enum LibratoPayload {
@@ -58,13 +59,33 @@ public enum LibratoPayload {
     /// The request body for all of `gauges`.
     public static func json(_ gauges: [LibratoGauge]) -> [UInt8] { json(gauges[...]) }
 
+    /// The longest source Librato takes.
+    public static let maxSourceLength = 255
+
+    /// `source` as Librato may take it. Librato reserves the source `all` (its namespace ignores case),
+    /// and refuses a whole request for one gauge that uses it, so a source that is `all` in any case,
+    /// followed by any number of `_`, gets one more `_`: `all` → `all_`, `ALL_` → `ALL__`. That keeps
+    /// different sources different (`all_` itself moves to `all__`). Every other source is unchanged, and
+    /// so is one already at `maxSourceLength`, which cannot grow (it is not `all`, so Librato takes it).
+    public static func userSource(_ source: String) -> String {
+        let bytes = source.utf8
+        guard bytes.count >= 3, bytes.count < maxSourceLength else { return source }
+        var i = bytes.startIndex
+        for letter in "all".utf8 {
+            guard bytes[i] | 0x20 == letter else { return source }
+            i = bytes.index(after: i)
+        }
+        guard bytes[i...].allSatisfy({ $0 == UInt8(ascii: "_") }) else { return source }
+        return source + "_"
+    }
+
     /// Appends one gauge object.
     static func append(_ g: LibratoGauge, to out: inout [UInt8]) {
         append("{\"name\":", to: &out)
         JSONWriter.appendString(g.name, to: &out)
         if let source = g.source, !source.isEmpty {
             append(",\"source\":", to: &out)
-            JSONWriter.appendString(source, to: &out)
+            JSONWriter.appendString(userSource(source), to: &out)
         }
         append(",\"measure_time\":", to: &out)
         JSONWriter.appendInteger(g.measureTime, to: &out)

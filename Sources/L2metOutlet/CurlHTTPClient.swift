@@ -13,13 +13,59 @@ public struct HTTPPostResult: Sendable {
     public var failure: String?
     /// True when the failure was a time-out.
     public var timedOut: Bool
+    /// The transport failure as a fixed phrase (`FailureKind`), nil when an answer came. It never holds
+    /// request data, so a log line may show it as it is, even when the destination's secrets are too
+    /// short to redact and `failure` must be withheld.
+    public var failureKind: String?
 
-    public init(status: Int?, body: [UInt8] = [], retryAfter: Double? = nil, failure: String? = nil, timedOut: Bool = false) {
+    public init(status: Int?, body: [UInt8] = [], retryAfter: Double? = nil, failure: String? = nil, timedOut: Bool = false,
+                failureKind: String? = nil) {
         self.status = status
         self.body = body
         self.retryAfter = retryAfter
         self.failure = failure
         self.timedOut = timedOut
+        self.failureKind = failureKind
+    }
+}
+
+/// The fixed phrases of `HTTPPostResult.failureKind`, chosen from a libcurl error code and the
+/// socket's errno. Invariant: a phrase is one of these constants, never built from request data.
+public enum FailureKind {
+    public static let connectionRefused = "connection refused"
+    public static let couldNotConnect = "could not connect"
+    public static let couldNotResolveHost = "could not resolve host"
+    public static let couldNotResolveProxy = "could not resolve proxy"
+    public static let timedOut = "timed out"
+    public static let tlsHandshakeFailed = "TLS handshake failed"
+    public static let tlsCertificateNotTrusted = "TLS certificate not trusted"
+    public static let connectionReset = "connection reset"
+    public static let sendFailed = "send failed"
+    public static let receiveFailed = "receive failed"
+    public static let emptyReply = "empty reply"
+    public static let malformedReply = "malformed reply"
+    public static let aborted = "aborted"
+    public static let badURL = "malformed or unsupported URL"
+    public static let other = "other transport error"
+
+    /// The phrase for libcurl's `code` (a `CURLcode`) with `osErrno` (`CURLINFO_OS_ERRNO`, 0 if none).
+    public static func phrase(curlCode code: Int, osErrno: Int) -> String {
+        switch code {
+        case 1, 3: return badURL                               // UNSUPPORTED_PROTOCOL, URL_MALFORMAT
+        case 5: return couldNotResolveProxy                    // COULDNT_RESOLVE_PROXY
+        case 6: return couldNotResolveHost                     // COULDNT_RESOLVE_HOST
+        case 7: return osErrno == Int(ECONNREFUSED) ? connectionRefused : couldNotConnect  // COULDNT_CONNECT
+        case 8: return malformedReply                          // WEIRD_SERVER_REPLY
+        case 28: return timedOut                               // OPERATION_TIMEDOUT
+        case 35, 58, 59, 66, 80, 90, 91: return tlsHandshakeFailed  // SSL_CONNECT_ERROR, CERTPROBLEM, CIPHER, ENGINE_INITFAILED, SHUTDOWN_FAILED, PINNEDPUBKEYNOTMATCH, INVALIDCERTSTATUS
+        case 60, 77, 83: return tlsCertificateNotTrusted       // PEER_FAILED_VERIFICATION, CACERT_BADFILE, SSL_ISSUER_ERROR
+        case 42: return aborted                                // ABORTED_BY_CALLBACK
+        case 52: return emptyReply                             // GOT_NOTHING
+        case 55: return osErrno == Int(ECONNRESET) || osErrno == Int(EPIPE) ? connectionReset : sendFailed  // SEND_ERROR
+        case 56: return osErrno == Int(ECONNRESET) ? connectionReset : receiveFailed  // RECV_ERROR
+        case 18: return receiveFailed                          // PARTIAL_FILE: the answer was cut short
+        default: return other
+        }
     }
 }
 
@@ -102,7 +148,10 @@ public final class CurlHTTPClient {
         guard code == CURLE_OK else {
             let detail = String(cString: errorBuffer)
             let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
-            return HTTPPostResult(status: nil, failure: message, timedOut: code == CURLE_OPERATION_TIMEDOUT)
+            var osErrno = 0
+            l2met_curl_getinfo_long(h, CURLINFO_OS_ERRNO, &osErrno)
+            return HTTPPostResult(status: nil, failure: message, timedOut: code == CURLE_OPERATION_TIMEDOUT,
+                                  failureKind: FailureKind.phrase(curlCode: Int(code.rawValue), osErrno: osErrno))
         }
         var status = 0
         l2met_curl_getinfo_long(h, CURLINFO_RESPONSE_CODE, &status)

@@ -4,11 +4,12 @@ import L2metObservability
 import L2metStore
 import Logging
 
-/// The outlet: worker threads that claim due buckets from the store, turn them into gauges, deliver
-/// them to each bucket token's destination, and acknowledge (delete) them once accepted or refused for
-/// good. See `OutletConfiguration` for the retry and lease rules.
-public final class Outlet: @unchecked Sendable {
-    private let shared: OutletWorker.Shared
+/// The outlet: a claimer thread that claims due buckets and queues their requests per destination,
+/// and sender threads that deliver them (fairly across destinations, breakers per destination) and
+/// settle them in the store: acknowledged (deleted) once accepted or refused for good, put back with
+/// a later due time after a transient failure, dropped only past retention. See `OutletConfiguration`.
+public final class Outlet: @unchecked Sendable {  // `started` is guarded by `lock`; the rest is immutable
+    private let context: OutletContext
     private let lock = NSLock()
     private let running = DispatchGroup()
     private var started = false
@@ -18,76 +19,99 @@ public final class Outlet: @unchecked Sendable {
     public init(store: Store, configuration: OutletConfiguration,
                 resolve: @escaping @Sendable (String) throws -> Destination,
                 metrics: MetricsRegistry, logger: Logger) {
-        shared = OutletWorker.Shared(store: store, configuration: configuration, resolve: resolve,
-                                     metrics: OutletMetrics(metrics), logger: logger, control: OutletControl())
+        let scheduler = DeliveryScheduler(capacity: configuration.queueCapacity,
+                                          perDestination: configuration.perDestinationConcurrency,
+                                          breaker: configuration.breaker)
+        context = OutletContext(store: store, configuration: configuration, resolve: resolve,
+                                metrics: OutletMetrics(metrics), logger: logger, control: OutletControl(),
+                                scheduler: scheduler)
     }
 
-    /// Starts the worker threads.
+    /// Starts the claimer and the sender threads.
     public func start() {
         lock.lock()
         defer { lock.unlock() }
         guard !started else { return }
         started = true
-        let shared = self.shared
-        for i in 0..<max(1, shared.configuration.workers) {
-            running.enter()
-            let thread = Thread { [running] in
-                OutletWorker(index: i, shared: shared, stoppable: true).run()
-                running.leave()
-            }
-            thread.name = "l2met-outlet-\(i)"
-            thread.start()
+        let context = self.context
+        spawn("l2met-claimer") { ClaimLoop(context: context).run() }
+        for i in 0..<max(1, context.configuration.workers) {
+            spawn("l2met-outlet-\(i)") { DeliveryWorker(index: i, context: context, stoppable: true).run() }
         }
-        shared.logger.info("outlet started", metadata: [
-            "workers": "\(shared.configuration.workers)", "lease": "\(shared.configuration.effectiveLease)",
-            "max_attempts": "\(shared.configuration.maxAttempts)",
+        context.logger.info("outlet started", metadata: [
+            "workers": "\(context.configuration.workers)", "lease": "\(context.configuration.effectiveLease)",
+            "retention": "\(context.configuration.retention)",
         ])
     }
 
-    /// Stops claiming; the requests in flight finish (for up to `stopGrace` seconds, then they are
-    /// aborted), and no retry is started. Buckets not acknowledged stay in the store. Returns when every
-    /// worker has ended.
+    private func spawn(_ name: String, _ body: @escaping @Sendable () -> Void) {
+        running.enter()
+        let thread = Thread { [running] in
+            body()
+            running.leave()
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    /// Stops claiming and sending; queued requests never sent are given back to the store (due at
+    /// once, for another outlet); requests in flight finish (for up to `stopGrace` seconds, then they
+    /// are aborted and their buckets put back). Returns when every thread has ended.
     public func stop() {
-        shared.control.stop()
-        if running.wait(timeout: .now() + shared.configuration.stopGrace) == .timedOut {
-            shared.logger.warning("aborting requests still in flight")
-            shared.control.abort()
+        context.control.stop()
+        context.scheduler.wake()
+        if running.wait(timeout: .now() + context.configuration.stopGrace) == .timedOut {
+            context.logger.warning("aborting requests still in flight")
+            context.control.abort()
             running.wait()
+        }
+        let queued = context.scheduler.removeAll()
+        if !queued.isEmpty {
+            let worker = DeliveryWorker(index: -1, context: context, stoppable: false)
+            worker.putBack(queued, dueAt: Date().timeIntervalSince1970, because: .released)
+            let buckets = queued.reduce(0) { $0 + $1.buckets.count }
+            context.metrics.releasedBuckets.increment(by: buckets)
+            context.logger.info("stopping: queued buckets given back to the store for another outlet", metadata: [
+                "buckets": "\(buckets)",
+            ])
         }
     }
 
     /// Delivers everything the store holds, due or not, before `until`, on the calling thread (with
-    /// retries, bounded by `until`). Used at shutdown with the in-memory store, where nothing would
-    /// outlive the process. Call after `stop()`.
+    /// retries in place, bounded by `until`). Used at shutdown with the in-memory store, where nothing
+    /// would outlive the process. Call after `stop()`.
     public func drain(until: Date) {
-        let worker = OutletWorker(index: -1, shared: shared, stoppable: false)
+        let planner = DeliveryPlanner(context: context)
+        let worker = DeliveryWorker(index: -1, context: context, stoppable: false)
         let deadline = until.timeIntervalSince1970
         let farFuture = Int64.max / 4
-        let lease = shared.configuration.effectiveLease
+        let lease = context.configuration.effectiveLease
         var claimedTotal = 0
         var left = 0
-        for partition in 0..<max(1, shared.store.partitions) {
+        for partition in 0..<max(1, context.store.partitions) {
             while Date() < until {
                 let claimed: [ClaimedBucket]
                 do {
-                    claimed = try shared.store.claim(partition: partition, now: farFuture,
-                                                     limit: shared.configuration.claimLimit, lease: lease)
+                    claimed = try context.store.claim(partition: partition, now: farFuture,
+                                                      limit: context.configuration.claimLimit, lease: lease)
                 } catch {
-                    shared.metrics.storeErrors.increment()
-                    shared.logger.error("claim failed while draining", metadata: ["error": "\(error)"])
+                    context.metrics.storeErrors.increment()
+                    context.logger.error("claim failed while draining", metadata: ["error": "\(error)"])
                     break
                 }
                 if claimed.isEmpty { break }
                 claimedTotal += claimed.count
-                left += worker.process(claimed, deadline: deadline)
+                let now = WallClock.seconds()
+                left += worker.deliverNow(planner.plan(claimed, leaseEnd: leaseEnd(now: farFuture, lease: lease), now: now),
+                                          deadline: deadline)
             }
         }
         if left > 0 || Date() >= until {
-            shared.logger.error("drain ended before everything was delivered", metadata: [
+            context.logger.error("drain ended before everything was delivered", metadata: [
                 "buckets": "\(claimedTotal)", "undelivered": "\(left)",
             ])
         } else {
-            shared.logger.info("drained", metadata: ["buckets": "\(claimedTotal)"])
+            context.logger.info("drained", metadata: ["buckets": "\(claimedTotal)"])
         }
     }
 }

@@ -8,15 +8,14 @@ public enum DeliveryVerdict: Equatable, Sendable {
     case refused
 }
 
-/// Exponential back-off with full jitter, `Retry-After` as the shortest wait, and a bound on attempts.
+/// Exponential back-off with full jitter and `Retry-After` as the shortest wait. There is no bound on
+/// attempts: a bucket is retried until it is delivered, refused for good, or past retention.
 public struct RetryPolicy: Sendable, Equatable {
-    public var maxAttempts: Int
     public var base: Double
     public var cap: Double
     public var maxRetryAfter: Double
 
-    public init(maxAttempts: Int = 6, base: Double = 0.5, cap: Double = 30, maxRetryAfter: Double = 60) {
-        self.maxAttempts = maxAttempts
+    public init(base: Double = 1, cap: Double = 120, maxRetryAfter: Double = 300) {
         self.base = base
         self.cap = cap
         self.maxRetryAfter = maxRetryAfter
@@ -48,10 +47,5 @@ public struct RetryPolicy: Sendable, Equatable {
     /// The wait after failed attempt `attempt`, with a fresh random draw.
     public func delay(afterAttempt attempt: Int, retryAfter: Double?) -> Double {
         delay(afterAttempt: attempt, retryAfter: retryAfter, random: Double.random(in: 0..<1))
-    }
-
-    /// The longest a batch can take from its first attempt to giving up.
-    public func worstCaseSeconds(requestTimeout: Double) -> Double {
-        Double(maxAttempts) * requestTimeout + Double(max(0, maxAttempts - 1)) * max(cap, maxRetryAfter)
     }
 }

@@ -35,7 +35,9 @@ public final class Server: @unchecked Sendable {
         authenticator = DrainAuthenticator(keyring: keyring)
         let window = configuration.frameIDWindow
         if let url = configuration.redisURL, !url.isEmpty {
-            let redis = try RedisStore(url: url, partitions: configuration.partitions)
+            // Bucket data outlives the retention (the outlet drops a bucket past it) by an hour.
+            let redis = try RedisStore(url: url, partitions: configuration.partitions,
+                                       bucketTTL: configuration.outlet.retention + 3600)
             store = redis
             frameLedger = window > 0 ? RedisFrameLedger(store: redis, window: window) : nil
         } else {
@@ -70,15 +72,9 @@ public final class Server: @unchecked Sendable {
         try http.start()
         self.http = http
         if c.runOutlet {
-            var oc = OutletConfiguration()
-            oc.workers = c.outletWorkers
-            oc.pollInterval = c.outletPollInterval
+            var oc = c.outlet
             oc.libratoURL = c.libratoURL
             oc.userAgent = "l2met/\(L2metBuild.version)"
-            oc.maxAttempts = c.outletMaxAttempts
-            oc.connectTimeout = c.outletConnectTimeout
-            oc.requestTimeout = c.outletRequestTimeout
-            oc.lease = c.outletLease
             let authenticator = self.authenticator
             let outlet = Outlet(store: store, configuration: oc,
                                 resolve: { token in try authenticator.destination(forToken: token, now: WallClock.seconds()) },

@@ -1,3 +1,4 @@
+import L2metOutlet
 import L2metHTTP
 
 /// Everything `l2met serve` can be told, with the defaults operators get when they say nothing.
@@ -34,14 +35,9 @@ public struct ServerConfiguration: Sendable {
     /// HTTP limits and concurrency.
     public var http = HTTPServerConfiguration()
 
-    /// Outlet workers and their HTTP behaviour.
-    public var outletWorkers = 2
-    public var outletPollInterval = 0.5
-    public var outletMaxAttempts = 6
-    public var outletConnectTimeout = 5.0
-    public var outletRequestTimeout = 30.0
-    /// Seconds an outlet's claim on buckets lasts; nil: long enough for the whole retry schedule.
-    public var outletLease: Int64?
+    /// The outlet's threads, queue, retries, breakers, lease and retention (its Librato URL and
+    /// user agent are set from `libratoURL` and the build when the server starts).
+    public var outlet = OutletConfiguration()
 
     /// How long SIGTERM may take before the process exits anyway (seconds).
     public var shutdownGrace = 8.0

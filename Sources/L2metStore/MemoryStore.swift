@@ -27,17 +27,30 @@ public final class MemoryStore: Store, @unchecked Sendable {
         var leases = TimeIndex<BucketKey>()
         /// Pending parts of claimed buckets, by their due time.
         var waiting = TimeIndex<BucketKey>()
+        /// Buckets held after a failure of their destination, by interval end.
+        var retrying = TimeIndex<BucketKey>()
+        /// Failed attempts per bucket (absent: none).
+        var attempts: [BucketKey: Int] = [:]
+
+        /// Forgets a bucket's retry state (delivered, dropped, or its data is gone).
+        mutating func forgetRetries(_ key: BucketKey) {
+            retrying.remove(key)
+            attempts[key] = nil
+        }
 
         /// Gives `key` back from its claim: the claimed data, merged with any part appended since,
-        /// is pending again and due at `due`.
-        mutating func unclaim(_ key: BucketKey, due: Int64) {
+        /// is pending again and due at `due`. Returns false when it has no data left.
+        @discardableResult
+        mutating func unclaim(_ key: BucketKey, due: Int64) -> Bool {
             leases.remove(key)
             waiting.remove(key)
             if var data = claimed.removeValue(forKey: key) {
                 if let later = pending[key] { data.merge(later) }
                 pending[key] = data
             }
-            if pending[key] != nil { self.due.insert(key, score: due) }
+            guard pending[key] != nil else { return false }
+            self.due.insert(key, score: due)
+            return true
         }
     }
 
@@ -91,10 +104,13 @@ public final class MemoryStore: Store, @unchecked Sendable {
         let until = L2metStore.leaseEnd(now: now, lease: lease)
         for (key, _) in part.due.first(upTo: now, limit: limit) {
             part.due.remove(key)
-            guard let data = part.pending.removeValue(forKey: key) else { continue }
+            guard let data = part.pending.removeValue(forKey: key) else {
+                part.forgetRetries(key)
+                continue
+            }
             part.claimed[key] = data
             part.leases.insert(key, score: until)
-            out.append(ClaimedBucket(key: key, data: data))
+            out.append(ClaimedBucket(key: key, data: data, attempts: part.attempts[key] ?? 0))
         }
         return out
     }
@@ -106,20 +122,39 @@ public final class MemoryStore: Store, @unchecked Sendable {
             let p = StorePartitioning.partition(of: key, partitions: partitions)
             parts[p].claimed[key] = nil
             parts[p].leases.remove(key)
+            parts[p].forgetRetries(key)
             if let due = parts[p].waiting.remove(key), parts[p].pending[key] != nil {
                 parts[p].due.insert(key, score: due)
             }
         }
     }
 
-    public func release(_ keys: [BucketKey], leaseEnd: Int64, now: Int64) throws {
+    public func reschedule(_ keys: [BucketKey], leaseEnd: Int64, dueAt: Int64, because reason: RescheduleReason) throws {
         lock.lock()
         defer { lock.unlock() }
         for key in keys {
             let p = StorePartitioning.partition(of: key, partitions: partitions)
-            guard parts[p].leases.score(of: key) == leaseEnd else { continue }
-            parts[p].unclaim(key, due: now)
+            guard parts[p].leases.score(of: key) == leaseEnd, parts[p].unclaim(key, due: dueAt) else { continue }
+            guard reason != .released else { continue }
+            if parts[p].retrying.score(of: key) == nil { parts[p].retrying.insert(key, score: key.end) }
+            if reason == .failed { parts[p].attempts[key, default: 0] += 1 }
         }
+    }
+
+    public func backlog(now: Int64) throws -> StoreBacklog {
+        lock.lock()
+        defer { lock.unlock() }
+        var b = StoreBacklog()
+        for part in parts {
+            let dueNow = part.due.count(upTo: now)
+            b.due += dueNow
+            b.scheduled += part.due.count - dueNow
+            b.claimed += part.leases.count
+            b.retrying += part.retrying.count
+            if let end = part.retrying.lowestScore { b.oldestRetryingEnd = min(b.oldestRetryingEnd ?? end, end) }
+            if let due = part.due.lowestScore { b.earliestDue = min(b.earliestDue ?? due, due) }
+        }
+        return b
     }
 
     public func ping() throws {}

@@ -27,9 +27,10 @@ enum RedisScripts {
         return n
         """)
 
-    /// Lua shared by `claim` and `release`: gives member `m` of partition `p` back from its claim.
+    /// Lua shared by `claim` and `reschedule`: gives member `m` of partition `p` back from its claim.
     /// Its claimed and waiting entries go; a part appended while it was claimed is merged with its
     /// claimed data (`c:` then `b:`) under its data key; it is due again at `score` if it has data.
+    /// Returns true when it has data (and is due again).
     static let unclaim = """
         local function unclaim(prefix, p, m, score)
           local b, c = prefix .. 'b:' .. m, prefix .. 'c:' .. m
@@ -43,7 +44,9 @@ enum RedisScripts {
           end
           if redis.call('EXISTS', b) == 1 then
             redis.call('ZADD', prefix .. 'due:' .. p, score, m)
+            return true
           end
+          return false
         end
         """
 
@@ -51,7 +54,8 @@ enum RedisScripts {
     /// First every claim whose lease ended by `now` is due again (its data merged with any part
     /// appended meanwhile); then up to `limit` members of the due set with score <= now have their
     /// data renamed to the claimed-data key and are entered in the claimed set at the lease end.
-    /// Returns a flat array: member, data, member, data, …
+    /// A member whose data is gone (expired) loses its retry state. Returns a flat array: member,
+    /// data, failed attempts, member, data, attempts, …
     static let claim = RedisScript("""
         \(unclaim)
         local prefix, p, now, limit, leaseEnd = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
@@ -72,19 +76,26 @@ enum RedisScripts {
             redis.call('ZADD', claimedKey, leaseEnd, m)
             out[#out + 1] = m
             out[#out + 1] = redis.call('GET', c)
+            out[#out + 1] = tonumber(redis.call('HGET', prefix .. 'tries:' .. p, m) or '0')
+          else
+            redis.call('HDEL', prefix .. 'tries:' .. p, m)
+            redis.call('ZREM', prefix .. 'retrying:' .. p, m)
           end
         end
         return out
         """)
 
     /// Acknowledges claimed buckets. ARGV: prefix, then per bucket: member, partition.
-    /// Deletes the claimed data and the claimed-set entry; a part appended during the claim becomes due.
+    /// Deletes the claimed data, the claimed-set entry and the retry state; a part appended during
+    /// the claim becomes due.
     static let acknowledge = RedisScript("""
         local prefix = ARGV[1]
         for i = 2, #ARGV, 2 do
           local m, p = ARGV[i], ARGV[i + 1]
           redis.call('DEL', prefix .. 'c:' .. m)
           redis.call('ZREM', prefix .. 'claimed:' .. p, m)
+          redis.call('HDEL', prefix .. 'tries:' .. p, m)
+          redis.call('ZREM', prefix .. 'retrying:' .. p, m)
           local waitingKey = prefix .. 'waiting:' .. p
           local w = redis.call('ZSCORE', waitingKey, m)
           if w then
@@ -99,20 +110,27 @@ enum RedisScripts {
 }
 
 extension RedisScripts {
-    /// Gives claims back before their lease ends. ARGV: prefix, lease end, now, then per bucket:
-    /// member, partition. A member still claimed until exactly that lease end is treated as an expired
-    /// claim (data merged with any waiting part, due again), at `now`; others are left alone.
-    /// Returns the number given back.
-    static let release = RedisScript("""
+    /// Gives claims back before their lease ends. ARGV: prefix, lease end, due time, reason
+    /// (`released`, `deferred`, `failed`), then per bucket: member, partition. A member still claimed
+    /// until exactly that lease end is treated as an expired claim (data merged with any waiting
+    /// part), due again at the due time; others are left alone. `deferred` and `failed` enter it in
+    /// the retrying set (scored by its interval end, read from the member `TOKEN|RES|TIME|…`);
+    /// `failed` adds one to its attempts. Returns the number given back.
+    static let reschedule = RedisScript("""
         \(unclaim)
-        local prefix, leaseEnd, now = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+        local prefix, leaseEnd, due, reason = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
         local n = 0
-        for i = 4, #ARGV, 2 do
+        for i = 5, #ARGV, 2 do
           local m, p = ARGV[i], ARGV[i + 1]
-          local claimedKey = prefix .. 'claimed:' .. p
-          local score = redis.call('ZSCORE', claimedKey, m)
+          local score = redis.call('ZSCORE', prefix .. 'claimed:' .. p, m)
           if score and tonumber(score) == leaseEnd then
-            unclaim(prefix, p, m, now)
+            if unclaim(prefix, p, m, due) and reason ~= 'released' then
+              local r, t = string.match(m, '^[^|]*|(%d+)|(%-?%d+)|')
+              redis.call('ZADD', prefix .. 'retrying:' .. p, 'NX', (tonumber(t) or 0) + (tonumber(r) or 0), m)
+              if reason == 'failed' then
+                redis.call('HINCRBY', prefix .. 'tries:' .. p, m, 1)
+              end
+            end
             n = n + 1
           end
         end

@@ -138,16 +138,16 @@ public final class RedisStore: Store, @unchecked Sendable {
         let leaseEnd = L2metStore.leaseEnd(now: now, lease: lease)
         let reply = try eval(RedisScripts.claim, [prefix, String(partition), String(now), String(max(0, limit)),
                                                   String(leaseEnd)])
-        guard case .array(let flat) = reply, flat.count % 2 == 0 else {
+        guard case .array(let flat) = reply, flat.count % 3 == 0 else {
             throw StoreError.protocolError("unexpected reply to claim")
         }
         var out: [ClaimedBucket] = []
-        out.reserveCapacity(flat.count / 2)
+        out.reserveCapacity(flat.count / 3)
         // Members that do not read back are acknowledged by their stored name, so they go for good.
         var corruptMembers: [String] = []
         var i = 0
         while i < flat.count {
-            defer { i += 2 }
+            defer { i += 3 }
             guard case .string(let memberBytes) = flat[i] else { continue }
             let member = String(decoding: memberBytes, as: UTF8.self)
             guard let key = BucketKey(storeKey: member),
@@ -156,7 +156,9 @@ public final class RedisStore: Store, @unchecked Sendable {
                 corruptMembers.append(member)
                 continue
             }
-            out.append(ClaimedBucket(key: key, data: data))
+            var attempts = 0
+            if case .integer(let n) = flat[i + 2] { attempts = Int(clamping: n) }
+            out.append(ClaimedBucket(key: key, data: data, attempts: attempts))
         }
         if !corruptMembers.isEmpty {
             counterLock.lock()
@@ -201,16 +203,53 @@ public final class RedisStore: Store, @unchecked Sendable {
         return commands
     }
 
-    // MARK: release
+    // MARK: reschedule
 
-    public func release(_ keys: [BucketKey], leaseEnd: Int64, now: Int64) throws {
+    public func reschedule(_ keys: [BucketKey], leaseEnd: Int64, dueAt: Int64, because reason: RescheduleReason) throws {
         guard !keys.isEmpty else { return }
-        let commands = memberCommands(RedisScripts.release, [prefix, String(leaseEnd), String(now)], keys.map(\.storeKey))
+        let commands = memberCommands(RedisScripts.reschedule, [prefix, String(leaseEnd), String(dueAt), reason.rawValue],
+                                      keys.map(\.storeKey))
         // Safe to send again: a bucket given back is no longer leased until `leaseEnd`.
-        let replies = try withRetry { try self.evalPipeline(RedisScripts.release, commands, on: $0) }
+        let replies = try withRetry { try self.evalPipeline(RedisScripts.reschedule, commands, on: $0) }
         for r in replies {
-            if let e = r.errorText { throw StoreError.protocolError("release: \(e)") }
+            if let e = r.errorText { throw StoreError.protocolError("reschedule: \(e)") }
         }
+    }
+
+    // MARK: backlog
+
+    public func backlog(now: Int64) throws -> StoreBacklog {
+        var commands: [RedisCommand] = []
+        for p in 0..<partitions {
+            let due = prefix + "due:\(p)", retrying = prefix + "retrying:\(p)"
+            commands.append(RedisCommand("ZCOUNT", due, "-inf", String(now)))
+            commands.append(RedisCommand("ZCARD", due))
+            commands.append(RedisCommand("ZCARD", prefix + "claimed:\(p)"))
+            commands.append(RedisCommand("ZCARD", retrying))
+            commands.append(RedisCommand("ZRANGE", retrying, "0", "0", "WITHSCORES"))
+            commands.append(RedisCommand("ZRANGE", due, "0", "0", "WITHSCORES"))
+        }
+        let replies = try withRetry { try $0.pipeline(commands) }
+        func integer(_ r: RedisReply) throws -> Int {
+            guard case .integer(let n) = r else { throw StoreError.protocolError("unexpected reply to backlog") }
+            return Int(clamping: n)
+        }
+        func lowest(_ r: RedisReply) -> Int64? {
+            guard case .array(let a) = r, a.count == 2, case .string(let bytes) = a[1] else { return nil }
+            return Double(String(decoding: bytes, as: UTF8.self)).map { Int64($0) }
+        }
+        var b = StoreBacklog()
+        for p in 0..<partitions {
+            let r = replies[(p * 6)..<(p * 6 + 6)].map { $0 }
+            let dueNow = try integer(r[0])
+            b.due += dueNow
+            b.scheduled += try integer(r[1]) - dueNow
+            b.claimed += try integer(r[2])
+            b.retrying += try integer(r[3])
+            if let end = lowest(r[4]) { b.oldestRetryingEnd = min(b.oldestRetryingEnd ?? end, end) }
+            if let due = lowest(r[5]) { b.earliestDue = min(b.earliestDue ?? due, due) }
+        }
+        return b
     }
 
     // MARK: ping

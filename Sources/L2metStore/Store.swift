@@ -1,13 +1,53 @@
 import L2metCore
 
 /// A bucket an outlet has claimed: it stays in the store, invisible to other outlets, until it is
-/// acknowledged (then deleted) or its lease runs out (then it is due again).
+/// acknowledged (then deleted), rescheduled, or its lease runs out (then it is due again).
 public struct ClaimedBucket: Sendable {
     public var key: BucketKey
     public var data: BucketData
-    public init(key: BucketKey, data: BucketData) {
+    /// Failed delivery attempts so far (`Store.reschedule(_:leaseEnd:dueAt:because:)` with `.failed`),
+    /// kept by the store so that any outlet continues the back-off schedule.
+    public var attempts: Int
+    public init(key: BucketKey, data: BucketData, attempts: Int = 0) {
         self.key = key
         self.data = data
+        self.attempts = attempts
+    }
+}
+
+/// Why claimed buckets go back to the store before their lease ends.
+public enum RescheduleReason: String, Sendable {
+    /// Never tried (an outlet stopping, or out of time before its lease): due again as they were.
+    case released
+    /// Not tried because their destination is failing (an open breaker): held, attempts unchanged.
+    case deferred
+    /// Tried, and the attempt failed in a way worth retrying: held, one more attempt counted.
+    case failed
+}
+
+/// What the store holds and in which state, for `/metrics`.
+public struct StoreBacklog: Sendable, Equatable {
+    /// Buckets an outlet may claim now.
+    public var due = 0
+    /// Buckets due later (intervals not yet closed, retries backing off, deferred destinations).
+    public var scheduled = 0
+    /// Buckets an outlet holds (leased).
+    public var claimed = 0
+    /// Buckets held after a failure of their destination (deferred or failed at least once), in any state.
+    public var retrying = 0
+    /// The end (epoch seconds) of the oldest interval among the retrying buckets.
+    public var oldestRetryingEnd: Int64?
+    /// The earliest due time among due and scheduled buckets.
+    public var earliestDue: Int64?
+    public init() {}
+
+    /// Seconds the oldest undelivered bucket has waited at `now`: since the end of the oldest retrying
+    /// bucket's interval, or since the earliest due time passed.
+    public func oldestAge(now: Int64) -> Int64 {
+        var age: Int64 = 0
+        if let end = oldestRetryingEnd { age = max(age, now - end) }
+        if let due = earliestDue { age = max(age, now - due) }
+        return max(0, age)
     }
 }
 
@@ -43,18 +83,27 @@ public protocol Store: AnyObject, Sendable {
     /// becomes due. Safe to repeat.
     func acknowledge(_ keys: [BucketKey]) throws
 
-    /// Gives claimed buckets back before their lease ends, for buckets the claimer made no attempt to
-    /// deliver (an outlet stopping): each is due again at `now`, merged with any part appended
-    /// meanwhile, as if its lease had run out. Only claims still leased until exactly `leaseEnd`
-    /// (`leaseEnd(now:lease:)` of the claim) are given back; others (acknowledged, expired and claimed
-    /// by someone else) are left alone. Safe to repeat.
-    func release(_ keys: [BucketKey], leaseEnd: Int64, now: Int64) throws
+    /// Gives claimed buckets back before their lease ends: each is due again at `dueAt`, merged with
+    /// any part appended meanwhile, as if its lease had run out. Only claims still leased until exactly
+    /// `leaseEnd` (`leaseEnd(now:lease:)` of the claim) are given back; others (acknowledged, expired
+    /// and claimed by someone else) are left alone. `.failed` adds one to each bucket's attempts;
+    /// `.deferred` and `.failed` count the bucket as retrying (`StoreBacklog`) until it is acknowledged.
+    /// Safe to repeat, except that a repeated `.failed` after a lost reply may count one attempt twice.
+    func reschedule(_ keys: [BucketKey], leaseEnd: Int64, dueAt: Int64, because reason: RescheduleReason) throws
+
+    /// How many buckets are in which state at `now`.
+    func backlog(now: Int64) throws -> StoreBacklog
 
     /// Throws when the store cannot be reached.
     func ping() throws
 }
 
 extension Store {
+    /// Gives never-tried claimed buckets back, due at `now` (see `reschedule`).
+    public func release(_ keys: [BucketKey], leaseEnd: Int64, now: Int64) throws {
+        try reschedule(keys, leaseEnd: leaseEnd, dueAt: now, because: .released)
+    }
+
     /// Appends under a fresh flush id: for callers that do not retry a failed batch.
     public func append(_ batch: [(key: BucketKey, data: BucketData)], dueAt: (BucketKey) -> Int64) throws {
         try append(batch, flushID: nil, dueAt: dueAt)

@@ -10,6 +10,19 @@ struct TimeIndex<Member: Hashable> {
 
     func score(of member: Member) -> Int64? { scoreByMember[member] }
 
+    /// The lowest score, nil when empty.
+    var lowestScore: Int64? { scores.first }
+
+    /// How many members have a score <= `maxScore`.
+    func count(upTo maxScore: Int64) -> Int {
+        var n = 0
+        for score in scores {
+            if score > maxScore { break }
+            n += membersByScore[score]?.count ?? 0
+        }
+        return n
+    }
+
     /// Adds `member` with `score`, or moves it to `score` when present.
     mutating func insert(_ member: Member, score: Int64) {
         if let old = scoreByMember[member] {

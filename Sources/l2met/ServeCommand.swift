@@ -44,14 +44,21 @@ struct Serve: ParsableCommand {
     @Option(help: "Most simultaneous connections.") var maxConnections = 10_000
     @Option(help: "Bytes of request bodies held in memory at once, all connections together, before drains get 503.")
     var bodyMemoryLimit = 256 * 1024 * 1024
-    @Option(help: "Outlet worker threads.") var outletWorkers = 2
+    @Option(help: "Outlet sender threads (requests in flight at once, all destinations together).") var outletWorkers = 8
+    @Option(help: "Requests to one destination in flight at once (one while it is failing).") var outletPerDestination = 2
     @Option(help: "Seconds between outlet polls of the store.") var outletInterval = 0.5
-    @Option(help: "Attempts per Librato request before its buckets are dropped.") var outletAttempts = 6
-    @Option(help: "Seconds to connect to Librato.") var outletConnectTimeout = 5.0
-    @Option(help: "Seconds for a whole Librato request.") var outletTimeout = 30.0
+    @Option(help: "Seconds to connect to a destination.") var outletConnectTimeout = 5.0
+    @Option(help: "Seconds for a whole request to a destination.") var outletTimeout = 30.0
+    @Option(help: """
+        Seconds after its interval ends that a bucket is kept for delivery while its destination fails \
+        transiently (connection errors, time-outs, 408, 429, 5xx); then it is dropped and counted. 60 to 604800.
+        """)
+    var retention = 86_400
+    @Option(help: "Largest wait in seconds between attempts for one bucket (exponential back-off with jitter).")
+    var outletBackoffCap = 120.0
     @Option(help: """
         Seconds an outlet's claim on buckets lasts; an outlet that crashed leaves its buckets to the others \
-        once it ends (default: the whole retry schedule plus 30 s, 510 with the defaults). More than \
+        once it ends (default: 4 times --outlet-timeout plus 30 s, 150 with the defaults). More than \
         --outlet-timeout, 5 to 86400.
         """)
     var outletLease: Int?
@@ -68,7 +75,8 @@ struct Serve: ParsableCommand {
         if !(0...86_400).contains(frameIDWindow) { throw ValidationError("--frame-id-window must be 0 to 86400 seconds") }
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
         if outletWorkers < 1 { throw ValidationError("--outlet-workers must be at least 1") }
-        if outletAttempts < 1 { throw ValidationError("--outlet-attempts must be at least 1") }
+        if outletPerDestination < 1 { throw ValidationError("--outlet-per-destination must be at least 1") }
+        if !(60...604_800).contains(retention) { throw ValidationError("--retention must be 60 to 604800 seconds") }
         for (name, value) in [("--memory-limit", memoryLimit), ("--body-limit", bodyLimit),
                               ("--header-limit", headerLimit), ("--max-connections", maxConnections),
                               ("--body-memory-limit", bodyMemoryLimit)] where value < 1 {
@@ -76,7 +84,7 @@ struct Serve: ParsableCommand {
         }
         for (name, value) in [("--request-timeout", requestTimeout), ("--idle-timeout", idleTimeout),
                               ("--outlet-interval", outletInterval), ("--outlet-connect-timeout", outletConnectTimeout),
-                              ("--outlet-timeout", outletTimeout)] where !(value > 0) {
+                              ("--outlet-timeout", outletTimeout), ("--outlet-backoff-cap", outletBackoffCap)] where !(value > 0) {
             throw ValidationError("\(name) must be above 0")
         }
         if let outletLease {
@@ -134,12 +142,14 @@ struct Serve: ParsableCommand {
         c.http.idleTimeout = idleTimeout
         c.http.maxConnections = maxConnections
         c.http.maxBufferedBodyBytes = bodyMemoryLimit
-        c.outletWorkers = outletWorkers
-        c.outletPollInterval = outletInterval
-        c.outletMaxAttempts = outletAttempts
-        c.outletConnectTimeout = outletConnectTimeout
-        c.outletRequestTimeout = outletTimeout
-        c.outletLease = outletLease.map(Int64.init)
+        c.outlet.workers = outletWorkers
+        c.outlet.perDestinationConcurrency = outletPerDestination
+        c.outlet.pollInterval = outletInterval
+        c.outlet.connectTimeout = outletConnectTimeout
+        c.outlet.requestTimeout = outletTimeout
+        c.outlet.retention = Int64(retention)
+        c.outlet.backoffCap = outletBackoffCap
+        c.outlet.lease = outletLease.map(Int64.init)
         c.shutdownGrace = shutdownGrace
 
         // Block SIGTERM and SIGINT before any thread starts, so every thread inherits the mask and

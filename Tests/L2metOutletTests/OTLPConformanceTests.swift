@@ -81,6 +81,7 @@ final class OTLPConformanceTests: XCTestCase {
             (Buckets.key("memory_rss", .sample, token: token, source: "web.1", units: "MB"), Buckets.data(.sample, [-21.22e-3])),
         ])
         var c = OutletConfiguration()
+        c.retention = Buckets.testRetention
         c.userAgent = "l2met/0.1.0"
         c.connectTimeout = 2
         c.requestTimeout = 5

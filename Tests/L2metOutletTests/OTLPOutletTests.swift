@@ -149,7 +149,7 @@ final class OTLPOutletTests: XCTestCase {
         let secret = "otlp-api-key-7f3c9a"
         // A (misbehaving) error body that echoes the key: the log must still not show it.
         let body = "{\"code\":3,\"message\":\"invalid data point; key \(secret)\"}"
-        let collector = try FakeLibrato(script: [HTTPResponse(status: 400, body: Array(body.utf8))])
+        let collector = try FakeLibrato(respond: { _ in HTTPResponse(status: 400, body: Array(body.utf8)) })
         defer { collector.stop() }
         let store = MemoryStore()
         let metrics = MetricsRegistry()
@@ -158,10 +158,12 @@ final class OTLPOutletTests: XCTestCase {
         let d = try destination(collector, fragment: "x-api-key=\(secret)")
         let o = makeOutlet(store, outletConfiguration(), metrics, logs, destinations: [otlpToken: d])
         o.start()
-        XCTAssertTrue(logs.wait { $0.contains("refused") }, logs.text)
+        XCTAssertTrue(Buckets.wait { self.counter(metrics, "l2met_outlet_dropped_buckets_total", [("reason", "refused")]) == 5 },
+                      logs.text)
         Thread.sleep(forTimeInterval: 0.3)  // no retry may come
         o.stop()
-        XCTAssertEqual(collector.requests.map(\.status), [400])
+        // Split until each of the 5 buckets was refused on its own: 1 + 2 + 4 + 2 requests.
+        XCTAssertEqual(collector.requests.map(\.status), Array(repeating: 400, count: 9))
         XCTAssertEqual(collector.requests.first?.header("x-api-key"), secret)
         XCTAssertEqual(try Buckets.remaining(store).count, 0, "refused buckets are dropped")
         XCTAssertEqual(counter(metrics, "l2met_outlet_dropped_buckets_total", [("reason", "refused")]), 5)

@@ -233,7 +233,7 @@ final class OutletLibratoTests: XCTestCase {
     func testClientErrorDropsTheBucketsAndLogsLibratosErrorWithoutTheToken() throws {
         // A (misbehaving) error body that echoes the token: the log must still not show it.
         let body = "{\"errors\":{\"params\":{\"name\":[\"is invalid\"]},\"request\":[\"bad credentials \(libratoToken)\"]}}"
-        let librato = try FakeLibrato(script: [HTTPResponse(status: 400, body: Array(body.utf8))])
+        let librato = try FakeLibrato(respond: { _ in HTTPResponse(status: 400, body: Array(body.utf8)) })
         defer { librato.stop() }
         let store = MemoryStore()
         let metrics = MetricsRegistry()
@@ -241,13 +241,14 @@ final class OutletLibratoTests: XCTestCase {
         try Buckets.put(store, knownBuckets(token: bucketToken))
         let o = outlet(store, outletConfiguration(libratoURL: librato.url), metrics, logs)
         o.start()
-        XCTAssertTrue(logs.wait { $0.contains("refused") }, logs.text)
+        XCTAssertTrue(Buckets.wait { self.counter(metrics, "l2met_outlet_dropped_buckets_total", [("reason", "refused")]) == 3 },
+                      logs.text)
         Thread.sleep(forTimeInterval: 0.3)  // no retry may come
         o.stop()
-        XCTAssertEqual(librato.requests.map(\.status), [400])
+        // The batch of 3 is split (1 + 2), the 2 again (1 + 1): every bucket was refused on its own.
+        XCTAssertEqual(librato.requests.map(\.status), [400, 400, 400, 400, 400])
         XCTAssertEqual(try Buckets.remaining(store).count, 0, "refused buckets are dropped")
-        XCTAssertEqual(counter(metrics, "l2met_outlet_dropped_buckets_total", [("reason", "refused")]), 3)
-        XCTAssertEqual(counter(metrics, "l2met_outlet_requests_total", [("status", "400")]), 1)
+        XCTAssertEqual(counter(metrics, "l2met_outlet_requests_total", [("status", "400")]), 5)
         XCTAssertEqual(counter(metrics, "l2met_outlet_retries_total"), 0)
         let text = logs.text
         XCTAssertTrue(text.contains("status=400"), text)
@@ -257,23 +258,102 @@ final class OutletLibratoTests: XCTestCase {
         XCTAssertFalse(text.contains(bucketToken), "the drain token leaked: \(text)")
     }
 
-    func testGivesUpAfterMaxAttempts() throws {
-        let librato = try FakeLibrato(script: Array(repeating: .text(503, "busy"), count: 10))
+    func testTransientFailuresPutBucketsBackInTheStoreAndNeverDropThem() throws {
+        let librato = try FakeLibrato(script: Array(repeating: .text(503, "busy"), count: 4))
         defer { librato.stop() }
         let store = MemoryStore()
         let metrics = MetricsRegistry()
         let logs = LogCapture()
         try Buckets.put(store, knownBuckets(token: bucketToken))
-        let o = outlet(store, outletConfiguration(libratoURL: librato.url, maxAttempts: 3), metrics, logs)
+        var c = outletConfiguration(libratoURL: librato.url)
+        c.breakerThreshold = 100  // this test is about the back-off of one request
+        let o = outlet(store, c, metrics, logs)
         o.start()
-        XCTAssertTrue(logs.wait { $0.contains("giving up") }, logs.text)
+        XCTAssertTrue(librato.wait { $0.contains { $0.status == 200 } }, "\(librato.requests.map(\.status)) \(logs.text)")
         Thread.sleep(forTimeInterval: 0.3)
         o.stop()
-        XCTAssertEqual(librato.requests.map(\.status), [503, 503, 503])
-        XCTAssertEqual(try Buckets.remaining(store).count, 0, "given-up buckets are dropped")
-        XCTAssertEqual(counter(metrics, "l2met_outlet_dropped_buckets_total", [("reason", "gave_up")]), 3)
-        XCTAssertEqual(counter(metrics, "l2met_outlet_retries_total"), 2)
-        XCTAssertTrue(logs.text.contains("attempts=3"), logs.text)
+        XCTAssertEqual(librato.requests.map(\.status), [503, 503, 503, 503, 200])
+        XCTAssertEqual(librato.gauges.count, 6)
+        XCTAssertEqual(try Buckets.remaining(store).count, 0)
+        XCTAssertEqual(counter(metrics, "l2met_outlet_retries_total"), 4)
+        XCTAssertEqual(counter(metrics, "l2met_outlet_dropped_buckets_total", [("reason", "refused")]), 0)
+        XCTAssertTrue(logs.text.contains("attempt=4"), "the attempt count travels with the buckets: \(logs.text)")
+        XCTAssertTrue(logs.text.contains("reason=\"status 503\""), logs.text)
+    }
+
+    func testBucketsPastRetentionAreDroppedAndCounted() throws {
+        let librato = try FakeLibrato()
+        defer { librato.stop() }
+        let store = MemoryStore()
+        let metrics = MetricsRegistry()
+        let logs = LogCapture()
+        let old = WallClock.seconds() - 7200
+        try Buckets.put(store, [
+            (Buckets.key("old", .counter, token: bucketToken, time: old), Buckets.data(.counter, [1])),
+            (Buckets.key("new", .counter, token: bucketToken, time: WallClock.seconds() - 300), Buckets.data(.counter, [2])),
+        ])
+        var c = outletConfiguration(libratoURL: librato.url)
+        c.retention = 3600
+        let o = outlet(store, c, metrics, logs)
+        o.start()
+        XCTAssertTrue(librato.wait { _ in librato.gauges.count == 1 }, logs.text)
+        XCTAssertTrue(Buckets.wait { (try? Buckets.remaining(store).count) == 0 }, logs.text)
+        o.stop()
+        XCTAssertEqual(librato.gauges.compactMap { $0["name"] as? String }, ["new"])
+        XCTAssertEqual(counter(metrics, "l2met_outlet_dropped_buckets_total", [("reason", "expired")]), 1)
+        XCTAssertTrue(logs.text.contains("older than the retention"), logs.text)
+    }
+
+    func testARefusedGaugeIsFoundAndTheRestOfItsBatchDelivered() throws {
+        // Refuses any request holding the gauge named "bad", as Librato refuses a batch for one bad gauge.
+        let librato = try FakeLibrato(respond: { request in
+            String(decoding: request.body, as: UTF8.self).contains("\"bad\"")
+                ? HTTPResponse(status: 400, body: Array("{\"errors\":{\"params\":{\"name\":[\"is invalid\"]}}}".utf8)) : nil
+        })
+        defer { librato.stop() }
+        let store = MemoryStore()
+        let metrics = MetricsRegistry()
+        let logs = LogCapture()
+        var buckets = (0..<9).map { (Buckets.key("good.\($0)", .counter, token: bucketToken), Buckets.data(.counter, [Double($0)])) }
+        buckets.insert((Buckets.key("bad", .counter, token: bucketToken), Buckets.data(.counter, [1])), at: 4)
+        try Buckets.put(store, buckets)
+        let o = outlet(store, outletConfiguration(libratoURL: librato.url), metrics, logs)
+        o.start()
+        XCTAssertTrue(librato.wait { _ in librato.gauges.count == 9 }, logs.text)
+        XCTAssertTrue(Buckets.wait { (try? Buckets.remaining(store).count) == 0 }, logs.text)
+        o.stop()
+        XCTAssertEqual(Set(librato.gauges.compactMap { $0["name"] as? String }), Set((0..<9).map { "good.\($0)" }))
+        XCTAssertEqual(counter(metrics, "l2met_outlet_dropped_buckets_total", [("reason", "refused")]), 1)
+        XCTAssertTrue(logs.text.contains("series=\"bad source="), logs.text)
+        // Bisection: at most 2 requests per level of a 10-bucket batch, plus the first.
+        XCTAssertLessThanOrEqual(librato.requests.count, 1 + 2 * 4 + 2, "\(librato.requests.map(\.status))")
+    }
+
+    func testRefusedCredentialsDropOnlyThatAccount() throws {
+        let librato = try FakeLibrato(respond: { request in
+            let basic = request.headers.first { $0.name == "authorization" }?.value ?? ""
+            let plain = Data(base64Encoded: String(basic.dropFirst("Basic ".count))).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            return plain.hasPrefix("mallory") ? HTTPResponse(status: 401, body: Array("{\"errors\":{\"request\":[\"Unauthorized\"]}}".utf8)) : nil
+        })
+        defer { librato.stop() }
+        let store = MemoryStore()
+        let metrics = MetricsRegistry()
+        let logs = LogCapture()
+        let good = Destination.librato(user: "alice@example.com", token: "alice-token", url: nil)
+        let bad = Destination.librato(user: "mallory@example.com", token: "wrong-token", url: nil)
+        try Buckets.put(store, (0..<4).flatMap { i in [
+            (Buckets.key("x.\(i)", .counter, token: "tok-a"), Buckets.data(.counter, [1])),
+            (Buckets.key("y.\(i)", .counter, token: "tok-m"), Buckets.data(.counter, [2])),
+        ] })
+        let o = outlet(store, outletConfiguration(libratoURL: librato.url), metrics, logs, destinations: ["tok-a": good, "tok-m": bad])
+        o.start()
+        XCTAssertTrue(Buckets.wait { (try? Buckets.remaining(store).count) == 0 }, logs.text)
+        o.stop()
+        XCTAssertEqual(librato.gauges.count, 4)
+        XCTAssertEqual(counter(metrics, "l2met_outlet_dropped_buckets_total", [("reason", "unauthorized")]), 4)
+        XCTAssertEqual(librato.requests.filter { $0.status == 401 }.count, 1, "a refused account is not split or retried")
+        XCTAssertTrue(logs.text.contains("mallory@example.com"), logs.text)
+        XCTAssertFalse(logs.text.contains("wrong-token"), logs.text)
     }
 
     func testConnectionRefusedIsRetriedUntilLibratoListens() throws {
@@ -283,10 +363,10 @@ final class OutletLibratoTests: XCTestCase {
         let logs = LogCapture()
         try Buckets.put(store, knownBuckets(token: bucketToken))
         var c = OutletConfiguration()
+        c.retention = Buckets.testRetention
         c.workers = 1
         c.pollInterval = 0.05
         c.libratoURL = "http://127.0.0.1:\(port)/v1/metrics"
-        c.maxAttempts = 1000
         c.backoffBase = 0.05
         c.backoffCap = 0.1
         c.connectTimeout = 2
@@ -303,7 +383,8 @@ final class OutletLibratoTests: XCTestCase {
         o.stop()
         XCTAssertEqual(try Buckets.remaining(store).count, 0, "delivered buckets must be acknowledged")
         XCTAssertGreaterThanOrEqual(counter(metrics, "l2met_outlet_retries_total"), 2)
-        XCTAssertTrue(logs.text.contains("retrying"), logs.text)
+        XCTAssertTrue(logs.text.contains("wait in the store for a later attempt"), logs.text)
+        XCTAssertTrue(logs.text.contains("connect"), "the reason says it could not connect: \(logs.text)")
     }
 
     func testStopLeavesABatchThatIsStillFailingInTheStore() throws {
@@ -311,7 +392,7 @@ final class OutletLibratoTests: XCTestCase {
         defer { librato.stop() }
         let store = MemoryStore()
         try Buckets.put(store, knownBuckets(token: bucketToken))
-        var c = outletConfiguration(libratoURL: librato.url, maxAttempts: 1000)
+        var c = outletConfiguration(libratoURL: librato.url)
         c.backoffBase = 5
         c.backoffCap = 5
         let o = outlet(store, c, MetricsRegistry(), LogCapture())
@@ -342,6 +423,7 @@ final class OutletLibratoTests: XCTestCase {
         let metrics = MetricsRegistry()
         try Buckets.put(store, knownBuckets(token: bucketToken))
         var oc = OutletConfiguration()
+        oc.retention = Buckets.testRetention
         oc.workers = 1
         oc.pollInterval = 0.05
         oc.libratoURL = "http://127.0.0.1:\(hanging.boundPort)/v1/metrics"
@@ -357,21 +439,21 @@ final class OutletLibratoTests: XCTestCase {
     }
 
     func testNoAttemptOutlivesTheLease() throws {
-        let librato = try FakeLibrato(script: Array(repeating: .text(503, "busy"), count: 1000))
+        let librato = try FakeLibrato()
         defer { librato.stop() }
         let store = MemoryStore()
         let logs = LogCapture()
         let metrics = MetricsRegistry()
         try Buckets.put(store, knownBuckets(token: bucketToken))
-        var c = outletConfiguration(libratoURL: librato.url, maxAttempts: 1000)
+        var c = outletConfiguration(libratoURL: librato.url)
         c.workers = 1
-        c.lease = 3
+        c.lease = 1  // a margin of 0.1 s leaves no room for a request: every claim is given back untried
         let o = outlet(store, c, metrics, logs)
         o.start()
-        XCTAssertTrue(logs.wait { $0.contains("leaving buckets in the store") }, logs.text)
+        XCTAssertTrue(Buckets.wait { self.counter(metrics, "l2met_outlet_released_buckets_total") >= 3 }, logs.text)
         o.stop()
+        XCTAssertEqual(librato.requests.count, 0, "no request may start that could outlive its claim")
         XCTAssertEqual(try Buckets.remaining(store).count, 3, "buckets whose lease ran short must stay in the store")
-        XCTAssertEqual(counter(metrics, "l2met_outlet_dropped_buckets_total", [("reason", "gave_up")]), 0)
     }
 
     func testDrainDeliversBucketsThatAreNotDueYet() throws {

@@ -15,6 +15,7 @@ final class OutletLocalTests: XCTestCase {
 
     func configuration(_ output: LogOutput) -> OutletConfiguration {
         var c = OutletConfiguration()
+        c.retention = Buckets.testRetention
         c.workers = 2
         c.pollInterval = 0.05
         c.localOutput = output
@@ -104,7 +105,9 @@ final class OutletLocalTests: XCTestCase {
                    logger: LogCapture().logger)
         let text = metrics.render()
         for name in ["l2met_outlet_gauges_posted_total", "l2met_outlet_retries_total", "l2met_outlet_delay_seconds",
-                     "l2met_outlet_store_errors_total", "l2met_outlet_dropped_buckets_total{reason=\"gave_up\"}",
+                     "l2met_outlet_store_errors_total", "l2met_outlet_dropped_buckets_total{reason=\"expired\"}",
+                     "l2met_outlet_dropped_buckets_total{reason=\"unauthorized\"}", "l2met_store_buckets{state=\"retrying\"}",
+                     "l2met_store_oldest_undelivered_seconds", "l2met_outlet_deferred_buckets_total",
                      "l2met_outlet_dropped_buckets_total{reason=\"refused\"}"] {
             XCTAssertTrue(text.contains(name), "\(name) missing from:\n\(text)")
         }

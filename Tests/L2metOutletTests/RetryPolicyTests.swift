@@ -17,13 +17,13 @@ final class RetryPolicyTests: XCTestCase {
     }
 
     func testBackOffCeilingsDoubleUpToTheCap() {
-        let p = RetryPolicy(maxAttempts: 10, base: 0.5, cap: 30, maxRetryAfter: 60)
+        let p = RetryPolicy(base: 0.5, cap: 30, maxRetryAfter: 60)
         XCTAssertEqual((1...9).map { p.ceiling(afterAttempt: $0) }, [0.5, 1, 2, 4, 8, 16, 30, 30, 30])
         XCTAssertEqual(p.ceiling(afterAttempt: 500), 30)
     }
 
     func testDelayIsFullJitterButNeverBelowRetryAfter() {
-        let p = RetryPolicy(maxAttempts: 6, base: 0.5, cap: 30, maxRetryAfter: 60)
+        let p = RetryPolicy(base: 0.5, cap: 30, maxRetryAfter: 60)
         XCTAssertEqual(p.delay(afterAttempt: 1, retryAfter: nil, random: 0), 0)
         XCTAssertEqual(p.delay(afterAttempt: 1, retryAfter: nil, random: 0.5), 0.25)
         XCTAssertEqual(p.delay(afterAttempt: 4, retryAfter: nil, random: 0.5), 2)
@@ -39,17 +39,15 @@ final class RetryPolicyTests: XCTestCase {
         }
     }
 
-    func testDefaultLeaseOutlastsTheWholeRetrySchedule() {
+    func testDefaultLeaseLeavesRoomForTheQueueAndOneRequest() {
         var c = OutletConfiguration()
-        // 6 attempts of 30 s and 5 waits of at most max(30, 60) s.
-        XCTAssertEqual(c.retryPolicy.worstCaseSeconds(requestTimeout: c.requestTimeout), 480)
-        XCTAssertEqual(c.effectiveLease, 510)
+        // A claim makes one attempt per request: 4 request time-outs and 30 s.
+        XCTAssertEqual(c.effectiveLease, 4 * 30 + 30)
         c.lease = 42
         XCTAssertEqual(c.effectiveLease, 42)
         c.lease = nil
-        c.maxAttempts = 2
         c.requestTimeout = 10
-        XCTAssertEqual(c.effectiveLease, 2 * 10 + 60 + 30)
+        XCTAssertEqual(c.effectiveLease, 4 * 10 + 30)
     }
 
     func testRetryAfterSecondsAndDates() {

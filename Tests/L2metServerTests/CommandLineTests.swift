@@ -98,7 +98,8 @@ final class CommandLineTests: XCTestCase {
         let refusals: [(args: [String], env: [String: String], says: String)] = [
             (["serve"], ["PORT": "eighty"], "PORT=eighty is not a port number"),
             (["serve", "--port", "0", "--outlet-workers", "0"], [:], "--outlet-workers must be at least 1"),
-            (["serve", "--port", "0", "--outlet-attempts", "0"], [:], "--outlet-attempts must be at least 1"),
+            (["serve", "--port", "0", "--retention", "59"], [:], "--retention must be 60 to 604800 seconds"),
+            (["serve", "--port", "0", "--outlet-per-destination", "0"], [:], "--outlet-per-destination must be at least 1"),
             (["serve", "--port", "0", "--workers", "0"], [:], "--workers must be at least 1"),
             (["serve", "--port", "0", "--body-limit", "0"], [:], "--body-limit must be at least 1"),
             (["serve", "--port", "0", "--memory-limit", "0"], [:], "--memory-limit must be at least 1"),

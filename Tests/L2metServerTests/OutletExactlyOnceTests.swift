@@ -77,7 +77,7 @@ final class OutletExactlyOnceTests: XCTestCase {
             .reduce(0) { $0 + (($1.gauge["count"] as? NSNumber)?.intValue ?? 0) }
         XCTAssertEqual(workCount, sent[0] + sent[1])
         // The failures were retried by the outlet that got them (not dropped, not left to the other).
-        let retried = outlets.filter { $0.stdout.contains("request failed; retrying") }
+        let retried = outlets.filter { $0.stdout.contains("request failed; its buckets wait in the store") }
         XCTAssertFalse(retried.isEmpty, "no outlet logged a retry")
     }
 }

@@ -66,14 +66,17 @@ final class OutletRefusalTests: XCTestCase {
         XCTAssertEqual(hits.count, 3)
         XCTAssertEqual(hits.reduce(0.0) { $0 + (($1["value"] as? NSNumber)?.doubleValue ?? 0) }, 6)
         XCTAssertEqual(good.flatMap(\.gauges).filter { $0["name"] as? String == "db" }.count, 3)
-        // The refused accounts: one request each, not retried.
-        XCTAssertEqual(requests("badname@example.com").map(\.status), [400])
+        // The refused accounts, never retried: a 400 for 6 buckets is split until each bucket was refused
+        // on its own (1 + 2 + 4 + 4 requests); a 401 refuses the account's credentials: one request.
+        XCTAssertEqual(requests("badname@example.com").map(\.status), Array(repeating: 400, count: 11))
         XCTAssertEqual(requests("badauth@example.com").map(\.status), [401])
 
         // Logged with Librato's error and the user, never a token.
         let out = l2met.stdout + l2met.stderr
-        let refusals = out.split(separator: "\n").filter { $0.contains("destination refused the gauges") }
-        XCTAssertEqual(refusals.count, 2, out)
+        let refusals = out.split(separator: "\n").filter {
+            $0.contains("destination refused the gauges") || $0.contains("destination refused the account's credentials")
+        }
+        XCTAssertEqual(refusals.count, 7, out)
         XCTAssertTrue(refusals.contains { $0.contains("status=400") && $0.contains("is not valid") && $0.contains("badname@example.com") },
                       "the 400 is not logged with Librato's error: \(refusals)")
         XCTAssertTrue(refusals.contains { $0.contains("status=401") && $0.contains("Authorization Required") },
@@ -81,13 +84,14 @@ final class OutletRefusalTests: XCTestCase {
         for (_, secret) in accounts { XCTAssertFalse(out.contains(secret), "a Librato token is in the logs: \(out)") }
         for token in drainTokens { XCTAssertFalse(out.contains(token), "a drain token is in the logs") }
 
-        // Counted: 6 buckets each (3 sources × hits and db), dropped as refused; requests by status.
+        // Counted: 6 buckets each (3 sources × hits and db), dropped as refused or unauthorized; requests by status.
         let metrics = try Drain.get(port: port, path: "/metrics").1
         func series(_ text: String) -> Double? {
             metrics.split(separator: "\n").first { $0.hasPrefix(text + " ") }.flatMap { Double($0.split(separator: " ").last!) }
         }
-        XCTAssertEqual(series("l2met_outlet_dropped_buckets_total{reason=\"refused\"}"), 12, metrics)
-        XCTAssertEqual(series("l2met_outlet_requests_total{status=\"400\"}"), 1, metrics)
+        XCTAssertEqual(series("l2met_outlet_dropped_buckets_total{reason=\"refused\"}"), 6, metrics)
+        XCTAssertEqual(series("l2met_outlet_dropped_buckets_total{reason=\"unauthorized\"}"), 6, metrics)
+        XCTAssertEqual(series("l2met_outlet_requests_total{status=\"400\"}"), 11, metrics)
         XCTAssertEqual(series("l2met_outlet_requests_total{status=\"401\"}"), 1, metrics)
         XCTAssertEqual(series("l2met_outlet_retries_total"), 0, metrics)
 

@@ -21,6 +21,7 @@ final class MemoryStoreTests: XCTestCase {
     func testAcknowledgeDeletes() throws { try StoreBehaviours.acknowledgeDeletes(maker()) }
     func testReleaseGivesAClaimBackAtOnce() throws { try StoreBehaviours.releaseGivesAClaimBackAtOnce(maker()) }
     func testAppendIntoClaimedBucket() throws { try StoreBehaviours.appendIntoClaimedBucket(maker()) }
+    func testRescheduleKeepsAttemptsAndBacklog() throws { try StoreBehaviours.rescheduleKeepsAttemptsAndBacklog(maker()) }
     func testPartitionsSpreadKeys() throws { try StoreBehaviours.partitionsSpreadKeys(maker()) }
     func testLargeBatch() throws { try StoreBehaviours.largeBatch(maker()) }
 

@@ -21,6 +21,10 @@ final class RedisStoreTests: XCTestCase {
     func testAppendIntoClaimedBucket() throws { try StoreBehaviours.appendIntoClaimedBucket(maker(db: 11)) }
     func testPartitionsSpreadKeys() throws { try StoreBehaviours.partitionsSpreadKeys(maker(db: 12)) }
     func testLargeBatch() throws { try StoreBehaviours.largeBatch(maker(db: 13)) }
+    func testRescheduleKeepsAttemptsAndBacklog() throws {
+        let server = try RedisServer()
+        try StoreBehaviours.rescheduleKeepsAttemptsAndBacklog { partitions in try RedisStore(url: server.url, partitions: partitions) }
+    }
     func testReleaseGivesAClaimBackAtOnce() throws {
         let server = try RedisServer()  // a Redis of its own: every shared database is taken
         try StoreBehaviours.releaseGivesAClaimBackAtOnce { partitions in try RedisStore(url: server.url, partitions: partitions) }

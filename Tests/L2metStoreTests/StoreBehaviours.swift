@@ -148,6 +148,57 @@ enum StoreBehaviours {
         XCTAssertEqual(try claimAll(store).map(\.key), [j], "the bucket not given back comes back only with its lease")
     }
 
+    /// A failed bucket goes back with a later due time and one more attempt, kept by the store for the
+    /// next claimer (another handle); a deferred one keeps its attempts; both count as retrying until
+    /// acknowledged; the backlog tells due, scheduled, claimed and retrying apart.
+    static func rescheduleKeepsAttemptsAndBacklog(_ make: Make) throws {
+        let store = try make(2)
+        let other = try make(2)
+        let k = key("fails"), j = key("deferred", time: t0 + 60), fresh = key("fresh", time: t0 + 600)
+        try store.append([(k, data(.counter, [1])), (j, data(.counter, [2])), (fresh, data(.counter, [5]))], dueAt: due)
+        let now = t0 + 200
+        var b = try store.backlog(now: now)
+        XCTAssertEqual(b.due, 2)
+        XCTAssertEqual(b.scheduled, 1)
+        XCTAssertEqual(b.claimed, 0)
+        XCTAssertEqual(b.retrying, 0)
+        XCTAssertEqual(b.earliestDue, due(k))
+        var claimed: [ClaimedBucket] = []
+        for p in 0..<2 { claimed += try store.claim(partition: p, now: now, limit: 10, lease: 300) }
+        XCTAssertEqual(Set(claimed.map(\.key)), [k, j])
+        XCTAssertEqual(claimed.map(\.attempts), [0, 0])
+        XCTAssertEqual(try store.backlog(now: now).claimed, 2)
+        let end = leaseEnd(now: now, lease: 300)
+        try store.append([(k, data(.counter, [10]))], dueAt: due)  // arrives during the claim
+        try store.reschedule([k], leaseEnd: end, dueAt: now + 30, because: .failed)
+        try store.reschedule([j], leaseEnd: end, dueAt: now + 40, because: .deferred)
+        try store.reschedule([k], leaseEnd: end + 1, dueAt: now, because: .failed)  // not this lease: ignored
+        b = try store.backlog(now: now)
+        XCTAssertEqual(b.due, 0)
+        XCTAssertEqual(b.scheduled, 3)
+        XCTAssertEqual(b.claimed, 0)
+        XCTAssertEqual(b.retrying, 2)
+        XCTAssertEqual(b.oldestRetryingEnd, k.end)
+        XCTAssertEqual(b.oldestAge(now: now), now - k.end)
+        for p in 0..<2 { XCTAssertEqual(try other.claim(partition: p, now: now + 29, limit: 10, lease: 300).count, 0, "not due yet") }
+        var again: [ClaimedBucket] = []
+        for p in 0..<2 { again += try other.claim(partition: p, now: now + 40, limit: 10, lease: 300) }
+        let byName = Dictionary(uniqueKeysWithValues: again.map { ($0.key.name, $0) })
+        XCTAssertEqual(byName["fails"]?.attempts, 1, "the attempt count travels with the bucket")
+        XCTAssertEqual(byName["fails"]?.data.sum, 11, "with the part appended during the failed claim")
+        XCTAssertEqual(byName["deferred"]?.attempts, 0, "a deferral is not an attempt")
+        let end2 = leaseEnd(now: now + 40, lease: 300)
+        try other.reschedule([k], leaseEnd: end2, dueAt: now + 50, because: .failed)
+        var third: [ClaimedBucket] = []
+        for p in 0..<2 { third += try store.claim(partition: p, now: now + 50, limit: 10, lease: 300) }
+        XCTAssertEqual(third.first { $0.key == k }?.attempts, 2)
+        try store.acknowledge([k, j])
+        b = try store.backlog(now: now + 50)
+        XCTAssertEqual(b.retrying, 0, "acknowledged buckets leave the retrying set")
+        XCTAssertEqual(b.scheduled + b.due, 1)
+        XCTAssertNil(b.oldestRetryingEnd)
+    }
+
     static func acknowledgeDeletes(_ make: Make) throws {
         let store = try make(1)
         let keys = (0..<5).map { key("k\($0)") }

@@ -4,7 +4,10 @@ import L2metStore
 
 /// Test buckets and store helpers.
 enum Buckets {
+    /// A fixed minute of November 2025: the outlets of these tests keep buckets that old (see `testRetention`).
     static let time: Int64 = 1_763_838_000
+    /// A retention that keeps `time`'s buckets for a century.
+    static let testRetention: Int64 = 100 * 365 * 86_400
 
     static func key(_ name: String, _ kind: MetricKind, token: String = "", source: String = "", units: String = "",
                     time: Int64 = Buckets.time) -> BucketKey {

@@ -10,15 +10,16 @@ extension XCTestCase {
     /// The user agent the outlet tests expect on every request.
     static let testUserAgent = "l2met/9.8.7"
 
-    func outletConfiguration(libratoURL: String = "http://127.0.0.1:9/v1/metrics", maxAttempts: Int = 6) -> OutletConfiguration {
+    func outletConfiguration(libratoURL: String = "http://127.0.0.1:9/v1/metrics") -> OutletConfiguration {
         var c = OutletConfiguration()
         c.workers = 2
         c.pollInterval = 0.05
         c.libratoURL = libratoURL
         c.userAgent = Self.testUserAgent
-        c.maxAttempts = maxAttempts
         c.backoffBase = 0.05
         c.backoffCap = 0.2
+        c.breakerBase = 0.5
+        c.retention = Buckets.testRetention
         c.connectTimeout = 2
         c.requestTimeout = 5
         return c

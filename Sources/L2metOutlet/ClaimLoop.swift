@@ -1,0 +1,83 @@
+import Foundation
+import L2metCore
+import L2metStore
+import Logging
+
+/// The claimer thread: claims due buckets partition by partition while the scheduler has room for
+/// them, plans their deliveries and queues them; refreshes the store's backlog figures. Partitions
+/// are visited in turn, starting one further each round, so none is served before the others twice.
+final class ClaimLoop {
+    private let context: OutletContext
+    private let planner: DeliveryPlanner
+    private var logger: Logger
+    private var claimFailing = false
+    private var nextBacklog = 0.0
+
+    init(context: OutletContext) {
+        self.context = context
+        planner = DeliveryPlanner(context: context)
+        logger = context.logger
+        logger[metadataKey: "thread"] = "claimer"
+    }
+
+    /// Claims until the outlet stops.
+    func run() {
+        let control = context.control
+        let scheduler = context.scheduler
+        let partitions = max(1, context.store.partitions)
+        let lease = context.configuration.effectiveLease
+        var round = 0
+        while !control.isStopping {
+            refreshBacklog()
+            var claimedAny = false
+            var full = false
+            for i in 0..<partitions {
+                if control.isStopping { break }
+                let room = scheduler.capacity - scheduler.queuedBuckets
+                if room <= 0 {
+                    full = true
+                    break
+                }
+                let partition = (round + i) % partitions
+                let now = WallClock.seconds()
+                let claimed: [ClaimedBucket]
+                do {
+                    claimed = try context.store.claim(partition: partition, now: now,
+                                                      limit: min(context.configuration.claimLimit, room), lease: lease)
+                    if claimFailing {
+                        claimFailing = false
+                        logger.info("store answers again")
+                    }
+                } catch {
+                    context.metrics.storeErrors.increment()
+                    if !claimFailing { logger.error("claim failed", metadata: ["error": "\(error)"]) }
+                    claimFailing = true
+                    break
+                }
+                guard !claimed.isEmpty else { continue }
+                claimedAny = true
+                scheduler.enqueue(planner.plan(claimed, leaseEnd: leaseEnd(now: now, lease: lease), now: now))
+                context.metrics.queuedBuckets.set(scheduler.queuedBuckets)
+            }
+            round &+= 1
+            if full {
+                _ = control.sleep(0.05)
+            } else if !claimedAny {
+                _ = control.sleep(context.configuration.pollInterval)
+            }
+        }
+    }
+
+    private func refreshBacklog() {
+        let now = Date().timeIntervalSince1970
+        guard now >= nextBacklog else { return }
+        nextBacklog = now + context.configuration.backlogInterval
+        do {
+            let seconds = WallClock.seconds()
+            context.metrics.record(try context.store.backlog(now: seconds), now: seconds)
+        } catch {
+            context.metrics.storeErrors.increment()
+        }
+        context.metrics.openBreakers.set(context.scheduler.openBreakers)
+    }
+}
