@@ -86,26 +86,9 @@ public final class Register {
         var counts = IngestCounts()
         guard body.count > 0 else { return counts }
         let resolution = Int64(max(1, options.resolution))
-        let contextKey = ContextKey(token: options.token, resolution: Int32(resolution))
-        let context: Int32
-        if let c = contexts[contextKey] {
-            context = c
-        } else {
-            context = Int32(contexts.count)
-            contexts[contextKey] = context
-        }
+        let context = contextIndex(options.token, resolution)
         let contextSeed = ByteHash.mix(hashSeed, UInt64(UInt32(bitPattern: context)))
-
-        // Per-request prefixes, sanitised once.
-        var prefixBytes: [UInt8] = []
-        if let prefix = options.prefix, !prefix.isEmpty {
-            prefixBytes = Array(NameSanitizer.sanitize(prefix).utf8)
-            prefixBytes.append(0x2E)
-        }
-        var sourcePrefixBytes: [UInt8] = []
-        if let sp = options.sourcePrefix, !sp.isEmpty {
-            sourcePrefixBytes = Array(NameSanitizer.sanitize(sp).utf8)
-        }
+        let (prefixBytes, sourcePrefixBytes) = Self.prefixes(options)
         let nowSeconds = Self.floorDiv(nowMicros, 1_000_000)
         let deadlineSpan = Int64(deadline) * resolution
 
@@ -135,62 +118,129 @@ public final class Register {
                         continue
                     }
 
-                    // The line's source, sanitised and prefixed.
-                    var sourceLength = 0
-                    if sourcePrefix.count > 0 {
-                        sourceLength = NameSanitizer.appendRaw(sourcePrefix, to: sourceBuffer, count: 0)
-                        if let s = line.source, s.count > 0 {
-                            sourceLength = NameSanitizer.appendRaw(Self.dot, to: sourceBuffer, count: sourceLength)
-                            sourceLength = NameSanitizer.append(s, to: sourceBuffer, count: sourceLength)
-                        }
-                    } else if let s = line.source {
-                        sourceLength = NameSanitizer.append(s, to: sourceBuffer, count: 0)
-                    }
+                    let sourceLength = writeSource(sourcePrefix, line.source)
                     let lineSeed = ByteHash.mix(ByteHash.hash(sourceBuffer, sourceLength, seed: contextSeed, padded: true),
                                                 UInt64(bitPattern: time))
-
                     for m in line.metrics {
-                        let limit = m.kind == .measurement ? NameSanitizer.measurementMaxLength : NameSanitizer.maxLength
-                        var nameLength = NameSanitizer.appendRaw(prefix, to: nameBuffer, count: 0, limit: limit)
-                        nameLength = NameSanitizer.appendRaw(m.namePrefix, to: nameBuffer, count: nameLength, limit: limit)
-                        nameLength = NameSanitizer.append(m.name, to: nameBuffer, count: nameLength, limit: limit)
-                        var units = m.units
-                        if units.count > 0, !Self.isPlainUnits(units) {
-                            let n = NameSanitizer.append(units, to: unitsBuffer, count: 0)
-                            units = UnsafeRawBufferPointer(start: unitsBuffer, count: n)
-                        }
-                        var h = ByteHash.hash(nameBuffer, nameLength, seed: lineSeed, padded: true)
-                        if units.count > 0 { h = ByteHash.hash(units, seed: h) }
-                        h = ByteHash.finish(ByteHash.mix(h, UInt64(m.kind.rawValue)))
-                        let (found, slot) = table.find(hash: h, context: context, kind: m.kind, time: time,
-                                                       name: nameBuffer, nameLength: nameLength,
-                                                       source: sourceBuffer, sourceLength: sourceLength, units: units)
-                        let index: Int
-                        if let found {
-                            index = found
-                        } else {
-                            let key = BucketKey(
-                                token: options.token,
-                                name: String(decoding: UnsafeBufferPointer(start: nameBuffer, count: nameLength), as: UTF8.self),
-                                source: String(decoding: UnsafeBufferPointer(start: sourceBuffer, count: sourceLength), as: UTF8.self),
-                                kind: m.kind,
-                                units: String(decoding: units, as: UTF8.self),
-                                resolution: Int32(resolution), time: time)
-                            index = table.insert(slot: slot, hash: h, context: context, kind: m.kind, time: time,
-                                                 name: nameBuffer, nameLength: nameLength,
-                                                 source: sourceBuffer, sourceLength: sourceLength, units: units, key: key)
-                            heldBytes += 160 + nameLength + sourceLength + units.count + options.token.utf8.count
-                        }
-                        table.data[index].add(m.value, timestamp: timestamp)
-                        if m.kind == .measurement { heldBytes += 8 }
-                        counts.measurements += 1
+                        take(m, prefix: prefix, sourceLength: sourceLength, lineSeed: lineSeed, context: context,
+                             time: time, timestamp: timestamp, token: options.token, resolution: resolution)
                     }
+                    counts.measurements += line.metrics.count
                 }
                 counts.brokenFrames = reader.brokenFrames
             }
         }
         releaseOversizedScratch()
         return counts
+    }
+
+    /// Adds a drain's report of its own losses (`DrainLoss`) as the counters `logshuttle.dropped` and
+    /// `logshuttle.lost`, bucketed as a line of that drain with no `source=` (so the name and source
+    /// prefixes apply, as for `logplex.l10`) at the receive time `nowMicros`. Counts of 0 add nothing.
+    /// Returns the counters taken.
+    @discardableResult
+    public func add(_ loss: DrainLoss, options: DrainOptions, nowMicros: Int64) -> Int {
+        guard !loss.isEmpty else { return 0 }
+        let resolution = Int64(max(1, options.resolution))
+        let context = contextIndex(options.token, resolution)
+        let contextSeed = ByteHash.mix(hashSeed, UInt64(UInt32(bitPattern: context)))
+        let (prefixBytes, sourcePrefixBytes) = Self.prefixes(options)
+        let time = Self.floorDiv(Self.floorDiv(nowMicros, 1_000_000), resolution) * resolution
+        var taken = 0
+        prefixBytes.withUnsafeBytes { prefix in
+            sourcePrefixBytes.withUnsafeBytes { sourcePrefix in
+                let sourceLength = writeSource(sourcePrefix, nil)
+                let lineSeed = ByteHash.mix(ByteHash.hash(sourceBuffer, sourceLength, seed: contextSeed, padded: true),
+                                            UInt64(bitPattern: time))
+                for (name, value) in [(DrainLoss.droppedName, loss.dropped), (DrainLoss.lostName, loss.lost)] where value > 0 {
+                    let m = LineMetric(kind: .counter, namePrefix: Conventions.empty, name: name, value: Double(value),
+                                       units: Conventions.empty)
+                    take(m, prefix: prefix, sourceLength: sourceLength, lineSeed: lineSeed, context: context,
+                         time: time, timestamp: nowMicros, token: options.token, resolution: resolution)
+                    taken += 1
+                }
+            }
+        }
+        return taken
+    }
+
+    /// The index of a (token, resolution) pair among the buckets held, added when new.
+    private func contextIndex(_ token: String, _ resolution: Int64) -> Int32 {
+        let key = ContextKey(token: token, resolution: Int32(resolution))
+        if let c = contexts[key] { return c }
+        let c = Int32(contexts.count)
+        contexts[key] = c
+        return c
+    }
+
+    /// A request's name prefix (sanitised, with its dot) and source prefix (sanitised), once per request.
+    private static func prefixes(_ options: DrainOptions) -> (name: [UInt8], source: [UInt8]) {
+        var prefixBytes: [UInt8] = []
+        if let prefix = options.prefix, !prefix.isEmpty {
+            prefixBytes = Array(NameSanitizer.sanitize(prefix).utf8)
+            prefixBytes.append(0x2E)
+        }
+        var sourcePrefixBytes: [UInt8] = []
+        if let sp = options.sourcePrefix, !sp.isEmpty {
+            sourcePrefixBytes = Array(NameSanitizer.sanitize(sp).utf8)
+        }
+        return (prefixBytes, sourcePrefixBytes)
+    }
+
+    /// Writes a line's source, sanitised and prefixed, into `sourceBuffer`; returns its length.
+    @inline(__always)
+    private func writeSource(_ sourcePrefix: UnsafeRawBufferPointer, _ source: UnsafeRawBufferPointer?) -> Int {
+        var sourceLength = 0
+        if sourcePrefix.count > 0 {
+            sourceLength = NameSanitizer.appendRaw(sourcePrefix, to: sourceBuffer, count: 0)
+            if let s = source, s.count > 0 {
+                sourceLength = NameSanitizer.appendRaw(Self.dot, to: sourceBuffer, count: sourceLength)
+                sourceLength = NameSanitizer.append(s, to: sourceBuffer, count: sourceLength)
+            }
+        } else if let s = source {
+            sourceLength = NameSanitizer.append(s, to: sourceBuffer, count: 0)
+        }
+        return sourceLength
+    }
+
+    /// Adds one metric to its bucket (made when new). The source is already in `sourceBuffer`; `lineSeed`
+    /// hashes it with the context and the bucket time.
+    @inline(__always)
+    private func take(_ m: LineMetric, prefix: UnsafeRawBufferPointer, sourceLength: Int, lineSeed: UInt64,
+                      context: Int32, time: Int64, timestamp: Int64, token: String, resolution: Int64) {
+        let limit = m.kind == .measurement ? NameSanitizer.measurementMaxLength : NameSanitizer.maxLength
+        var nameLength = NameSanitizer.appendRaw(prefix, to: nameBuffer, count: 0, limit: limit)
+        nameLength = NameSanitizer.appendRaw(m.namePrefix, to: nameBuffer, count: nameLength, limit: limit)
+        nameLength = NameSanitizer.append(m.name, to: nameBuffer, count: nameLength, limit: limit)
+        var units = m.units
+        if units.count > 0, !Self.isPlainUnits(units) {
+            let n = NameSanitizer.append(units, to: unitsBuffer, count: 0)
+            units = UnsafeRawBufferPointer(start: unitsBuffer, count: n)
+        }
+        var h = ByteHash.hash(nameBuffer, nameLength, seed: lineSeed, padded: true)
+        if units.count > 0 { h = ByteHash.hash(units, seed: h) }
+        h = ByteHash.finish(ByteHash.mix(h, UInt64(m.kind.rawValue)))
+        let (found, slot) = table.find(hash: h, context: context, kind: m.kind, time: time,
+                                       name: nameBuffer, nameLength: nameLength,
+                                       source: sourceBuffer, sourceLength: sourceLength, units: units)
+        let index: Int
+        if let found {
+            index = found
+        } else {
+            let key = BucketKey(
+                token: token,
+                name: String(decoding: UnsafeBufferPointer(start: nameBuffer, count: nameLength), as: UTF8.self),
+                source: String(decoding: UnsafeBufferPointer(start: sourceBuffer, count: sourceLength), as: UTF8.self),
+                kind: m.kind,
+                units: String(decoding: units, as: UTF8.self),
+                resolution: Int32(resolution), time: time)
+            index = table.insert(slot: slot, hash: h, context: context, kind: m.kind, time: time,
+                                 name: nameBuffer, nameLength: nameLength,
+                                 source: sourceBuffer, sourceLength: sourceLength, units: units, key: key)
+            heldBytes += 160 + nameLength + sourceLength + units.count + token.utf8.count
+        }
+        table.data[index].add(m.value, timestamp: timestamp)
+        if m.kind == .measurement { heldBytes += 8 }
     }
 
     private static func zeroedBuffer(_ capacity: Int) -> UnsafeMutablePointer<UInt8> {

@@ -2,13 +2,21 @@ import L2metCore
 import L2metCrypto
 import L2metHTTP
 import L2metObservability
+import L2metStore
 
 /// `POST /logs`, the drain: credentials, query options, then the body through frames, conventions
 /// and the aggregation register.
+///
+/// A body with a `Logplex-Frame-Id` is taken at most once per drain within the ledger's window (a
+/// body logplex sends again is answered 200 and not counted); when the ledger cannot be reached the
+/// body is taken unchecked. log-shuttle's `Logplex-Drop-Count`/`Logplex-Lost-Count` are counted
+/// with the body (`DrainLoss`).
 final class LogsEndpoint: @unchecked Sendable {
     private let authenticator: DrainAuthenticator
     private let registers: RegisterPool
     private let flusher: Flusher
+    /// nil: no duplicate check (`--frame-id-window 0`).
+    private let frameLedger: FrameLedger?
 
     private let frames: Counter
     private let brokenFrames: Counter
@@ -17,11 +25,27 @@ final class LogsEndpoint: @unchecked Sendable {
     private let bodyBytes: Counter
     private let dropped: [DropReason: Counter]
     private let refused: Counter
+    private let duplicates: Counter
+    private let framesInProgress: Counter
+    private let unchecked: Counter
+    private let ledgerErrors: (begin: Counter, finish: Counter, release: Counter)
 
-    init(authenticator: DrainAuthenticator, registers: RegisterPool, flusher: Flusher, metrics: MetricsRegistry) {
+    init(authenticator: DrainAuthenticator, registers: RegisterPool, flusher: Flusher, frameLedger: FrameLedger?,
+         metrics: MetricsRegistry) {
         self.authenticator = authenticator
         self.registers = registers
         self.flusher = flusher
+        self.frameLedger = frameLedger
+        duplicates = metrics.counter("l2met_receiver_duplicate_bodies_total",
+                                     "Drain bodies answered 200 and not counted again: their Logplex-Frame-Id was already taken.")
+        framesInProgress = metrics.counter("l2met_receiver_frame_in_progress_total",
+                                           "Drain bodies answered 503 because another receiver was taking the same Logplex-Frame-Id.")
+        unchecked = metrics.counter("l2met_receiver_unchecked_bodies_total",
+                                    "Drain bodies with a Logplex-Frame-Id taken without the duplicate check (the store could not be reached).")
+        let storeErrors = { (op: String) in
+            metrics.counter("l2met_store_errors_total", "Store calls that failed.", labels: [("op", op)])
+        }
+        ledgerErrors = (storeErrors("frame_begin"), storeErrors("frame_finish"), storeErrors("frame_release"))
         frames = metrics.counter("l2met_frames_total", "Syslog frames read from drain bodies.")
         brokenFrames = metrics.counter("l2met_broken_frames_total", "Frames that could not be read and were skipped.")
         lines = metrics.counter("l2met_lines_total", "Log lines read from drain bodies.")
@@ -61,7 +85,44 @@ final class LogsEndpoint: @unchecked Sendable {
             return HTTPResponse(status: 503, headers: [("Retry-After", "5"), ("Content-Type", "text/plain")],
                                 body: Array("the store is not keeping up; retry later\n".utf8))
         }
-        guard let counts = registers.ingest(request.body, options: options, nowMicros: now) else {
+        let headers = DrainHeaders(request)
+        guard let frameLedger, let frameID = headers.frameID, !frameID.isEmpty else {
+            return take(request, options: options, loss: headers.loss, now: now)
+        }
+        let frame = FrameKey(token: credentials.token, frameID: frameID)
+        do {
+            switch try frameLedger.begin(frame) {
+            case .started:
+                break
+            case .done:
+                duplicates.increment()
+                return HTTPResponse(status: 200)
+            case .pending:
+                framesInProgress.increment()
+                return HTTPResponse(status: 503, headers: [("Retry-After", "1"), ("Content-Type", "text/plain")],
+                                    body: Array("this frame is being taken by another request; retry\n".utf8))
+            }
+        } catch {
+            // At least once beats loss: take it unchecked.
+            ledgerErrors.begin.increment()
+            unchecked.increment()
+            return take(request, options: options, loss: headers.loss, now: now)
+        }
+        let response = take(request, options: options, loss: headers.loss, now: now)
+        do {
+            if response.status == 200 { try frameLedger.finish(frame) } else { try frameLedger.release(frame) }
+        } catch {
+            // Not finished: a re-send is refused (503) until the pending marker's lease ends, then taken
+            // again (counted twice if the drain missed this answer). Not released: refused until then,
+            // then taken. Nothing is lost either way.
+            (response.status == 200 ? ledgerErrors.finish : ledgerErrors.release).increment()
+        }
+        return response
+    }
+
+    /// Takes the body (and the drain's loss report) into a register and answers for it.
+    private func take(_ request: HTTPRequest, options: DrainOptions, loss: DrainLoss, now: Int64) -> HTTPResponse {
+        guard let counts = registers.ingest(request.body, options: options, loss: loss, nowMicros: now) else {
             // Shutting down: the last flush has taken (or is taking) the registers; a 200 now would lose this body.
             return HTTPResponse(status: 503, headers: [("Retry-After", "1"), ("Content-Type", "text/plain")],
                                 body: Array("shutting down; retry\n".utf8))

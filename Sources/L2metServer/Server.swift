@@ -14,6 +14,8 @@ public final class Server: @unchecked Sendable {
     public let metrics = MetricsRegistry()
     private let logger: Logger
     private let store: Store
+    /// Drain bodies taken by `Logplex-Frame-Id`; nil when the check is off.
+    private let frameLedger: FrameLedger?
     private let keyring: Keyring?
     private let authenticator: DrainAuthenticator
     private var flusher: Flusher?
@@ -31,12 +33,16 @@ public final class Server: @unchecked Sendable {
         }
         keyring = configuration.isLocalMode ? nil : try Keyring(secrets: configuration.secrets!)
         authenticator = DrainAuthenticator(keyring: keyring)
+        let window = configuration.frameIDWindow
         if let url = configuration.redisURL, !url.isEmpty {
             // Bucket data outlives the retention (the outlet drops a bucket past it) by an hour.
-            store = try RedisStore(url: url, partitions: configuration.partitions,
-                                   bucketTTL: configuration.outlet.retention + 3600)
+            let redis = try RedisStore(url: url, partitions: configuration.partitions,
+                                       bucketTTL: configuration.outlet.retention + 3600)
+            store = redis
+            frameLedger = window > 0 ? RedisFrameLedger(store: redis, window: window) : nil
         } else {
             store = MemoryStore(partitions: configuration.partitions)
+            frameLedger = window > 0 ? MemoryFrameLedger(window: window) : nil
         }
     }
 
@@ -53,7 +59,8 @@ public final class Server: @unchecked Sendable {
                                   memoryLimit: c.memoryLimitBytes, flushBytes: c.flushBytes, metrics: metrics,
                                   logger: logger.with("component", "flusher"))
             self.flusher = flusher
-            logs = LogsEndpoint(authenticator: authenticator, registers: registers, flusher: flusher, metrics: metrics)
+            logs = LogsEndpoint(authenticator: authenticator, registers: registers, flusher: flusher,
+                                frameLedger: frameLedger, metrics: metrics)
             flusher.start()
         }
         let router = Router(logs: logs, sign: SignEndpoint(keyring: keyring), store: store, metrics: metrics)
@@ -80,6 +87,7 @@ public final class Server: @unchecked Sendable {
             "mode": "\(c.isLocalMode ? "local" : "authenticated")",
             "store": "\(store is MemoryStore ? "memory" : "redis")",
             "receiver": "\(c.runReceiver)", "outlet": "\(c.runOutlet)",
+            "frame_id_window": "\(c.frameIDWindow)",
         ])
         if c.isLocalMode {
             logger.info("local mode: drains need no credentials and metrics are printed here as at=metric lines")

@@ -28,6 +28,9 @@ public struct ServerConfiguration: Sendable {
     public var memoryLimitBytes = 256 * 1024 * 1024
     /// Due-index partitions in the store.
     public var partitions = 1
+    /// Seconds a drain body's `Logplex-Frame-Id` is remembered, so a body logplex sends again is
+    /// counted once (across receivers sharing Redis); 0 turns the check off.
+    public var frameIDWindow = 300
 
     /// HTTP limits and concurrency.
     public var http = HTTPServerConfiguration()

@@ -23,7 +23,7 @@ public final class RedisStore: Store, @unchecked Sendable {
     /// Seconds a flush marker lives (it makes a retried flush a no-op).
     static let markerTTL = 600
 
-    private let pool: RedisConnectionPool
+    let pool: RedisConnectionPool
     private let counterLock = NSLock()
     private var corrupt = 0
 

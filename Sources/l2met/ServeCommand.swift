@@ -31,6 +31,11 @@ struct Serve: ParsableCommand {
     var deadline: Int?
     @Option(help: "Bytes of buckets held in memory before drains get 503.") var memoryLimit = 256 * 1024 * 1024
     @Option(help: "Partitions of the store's due index.") var partitions = 1
+    @Option(help: """
+        Seconds a drain body's Logplex-Frame-Id is remembered: a body logplex sends again within it is \
+        answered 200 and not counted again (across receivers sharing Redis). 0 turns the check off.
+        """)
+    var frameIDWindow = 300
     @Option(help: "HTTP worker threads (default: number of cores).") var workers: Int?
     @Option(help: "Largest request body in bytes, after gzip decoding.") var bodyLimit = 10 * 1024 * 1024
     @Option(help: "Largest request head in bytes.") var headerLimit = 16 * 1024
@@ -67,6 +72,7 @@ struct Serve: ParsableCommand {
         if flushBytes < 1 { throw ValidationError("--flush-bytes must be at least 1") }
         if flushInterval <= 0 { throw ValidationError("--flush-interval must be above 0") }
         if partitions < 1 { throw ValidationError("--partitions must be at least 1") }
+        if !(0...86_400).contains(frameIDWindow) { throw ValidationError("--frame-id-window must be 0 to 86400 seconds") }
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
         if outletWorkers < 1 { throw ValidationError("--outlet-workers must be at least 1") }
         if outletPerDestination < 1 { throw ValidationError("--outlet-per-destination must be at least 1") }
@@ -128,6 +134,7 @@ struct Serve: ParsableCommand {
         c.deadline = deadline ?? (c.isLocalMode ? 1 : 2)
         c.memoryLimitBytes = memoryLimit
         c.partitions = partitions
+        c.frameIDWindow = frameIDWindow
         if let workers { c.http.workers = max(1, workers) }
         c.http.maxBodyBytes = bodyLimit
         c.http.maxHeaderBytes = headerLimit
