@@ -1,5 +1,6 @@
 import Foundation
 import L2metCrypto
+import L2metHTTP
 import L2metTestSupport
 import XCTest
 
@@ -90,5 +91,42 @@ final class OTLPEndToEndTests: XCTestCase {
         let printed = l2met.stdout + l2met.stderr
         XCTAssertFalse(printed.contains(apiKey), "the OTLP API key leaked into the logs")
         XCTAssertFalse(printed.contains("librato-secret-9"), "the Librato token leaked into the logs")
+    }
+
+    /// A collector named by its base URL, asking for gzip, that accepts a request but rejects part of
+    /// it: l2met posts to /v1/metrics, compressed, and logs and counts the rejected points.
+    func testBaseURLGzipAndPartialSuccess() throws {
+        let key = freshFernetKey()
+        let redis = try RedisServer()
+        let collector = try FakeLibrato(respond: { _ in
+            HTTPResponse(status: 200, headers: [("Content-Type", "application/json")],
+                         body: Array(#"{"partialSuccess":{"rejectedDataPoints":"2","errorMessage":"2 points had an invalid unit"}}"#.utf8))
+        })
+        defer { collector.stop() }
+        let port = freePort()
+        let l2met = try ChildProcess(["serve", "--port", "\(port)", "--redis-url", redis.url,
+                                      "--flush-interval", "0.25", "--outlet-interval", "0.1"],
+                                     environment: ["SECRETS": key])
+        defer { _ = l2met.stop() }
+        XCTAssertTrue(Drain.waitUntilListening(port: port), "l2met did not start: \(l2met.stdout) \(l2met.stderr)")
+        let token = try Keyring(secrets: key).encrypt("otlp+http://127.0.0.1:\(collector.port)#content-encoding=gzip",
+                                                      now: Int64(Date().timeIntervalSince1970))
+        let s = Date().timeIntervalSince1970.rounded(.down)
+        let body = Drain.frame("count#orders=2 source=web.1 measure#db=4ms", at: s + 0.1)
+        XCTAssertEqual(try Drain.post(port: port, body: body, token: token, query: "resolution=1"), 200)
+        XCTAssertTrue(collector.wait { $0.count >= 1 }, "nothing reached the collector: \(l2met.stdout)")
+        XCTAssertTrue(l2met.waitForOutput("rejected part of it", timeout: 10), l2met.stdout)
+        let request = try XCTUnwrap(collector.requests.first)
+        XCTAssertEqual(request.path, "/v1/metrics", "a base URL posts to /v1/metrics")
+        XCTAssertEqual(request.header("content-encoding"), "gzip")
+        // The fake's HTTP server decodes gzip bodies as l2met's receiver does: the JSON came through whole.
+        let names = ((request.json["resourceMetrics"] as? [[String: Any]])?.first?["scopeMetrics"] as? [[String: Any]])?
+            .first?["metrics"] as? [[String: Any]] ?? []
+        XCTAssertEqual(Set(names.compactMap { $0["name"] as? String }), ["orders", "db"])
+        let line = l2met.stdout.split(separator: "\n").first { $0.contains("rejected part of it") }.map(String.init) ?? ""
+        XCTAssertTrue(line.contains("rejected=2") && line.contains("invalid unit"), line)
+        let metrics = try Drain.get(port: port, path: "/metrics").1
+        XCTAssertTrue(metrics.contains("l2met_outlet_rejected_points_total 2"), metrics)
+        XCTAssertEqual(collector.requests.count, 1, "an accepted request is not sent again")
     }
 }
