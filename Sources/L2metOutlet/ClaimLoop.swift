@@ -56,7 +56,12 @@ final class ClaimLoop {
                 }
                 guard !claimed.isEmpty else { continue }
                 claimedAny = true
-                scheduler.enqueue(planner.plan(claimed, leaseEnd: leaseEnd(now: now, lease: lease), now: now))
+                let overflow = scheduler.enqueue(planner.plan(claimed, leaseEnd: leaseEnd(now: now, lease: lease), now: now))
+                if !overflow.isEmpty {
+                    // A destination with a full share of the queue: its extra buckets wait in the store.
+                    putBack(overflow, dueAt: Double(now + 1), because: .released, context: context, logger: logger)
+                    context.metrics.releasedBuckets.increment(by: overflow.reduce(0) { $0 + $1.buckets.count })
+                }
                 context.metrics.queuedBuckets.set(scheduler.queuedBuckets)
             }
             round &+= 1

@@ -81,19 +81,3 @@ final class DeliveryPlanner {
         return deliveries
     }
 }
-
-/// Deletes delivered (or dropped) buckets; a failing store is tried three times, then the buckets
-/// come back when their lease runs out (and are posted again: at least once).
-func acknowledge(_ keys: [BucketKey], context: OutletContext, logger: Logger) {
-    guard !keys.isEmpty else { return }
-    for attempt in 1...3 {
-        do {
-            try context.store.acknowledge(keys)
-            return
-        } catch {
-            context.metrics.storeErrors.increment()
-            logger.error("acknowledge failed", metadata: ["error": "\(error)", "attempt": "\(attempt)", "buckets": "\(keys.count)"])
-            if attempt < 3 { Thread.sleep(forTimeInterval: 0.2 * Double(attempt)) }
-        }
-    }
-}

@@ -11,7 +11,9 @@ import Foundation
 ///   failed since its last success (so a hanging destination holds at most one sender);
 /// - a destination whose breaker is open is never sent to: its queued deliveries are handed out
 ///   together as deferred, for the caller to put back in the store;
-/// - `queuedBuckets` counts the buckets of queued deliveries, which the claimer keeps under `capacity`.
+/// - `queuedBuckets` counts the buckets of queued deliveries, which the claimer keeps under `capacity`;
+///   one destination never holds more than `perDestinationCapacity` of them, so a slow destination's
+///   backlog cannot fill the queue and keep the others' buckets from being claimed.
 final class DeliveryScheduler: @unchecked Sendable {  // every stored property is guarded by `condition`
     /// What a sender does next.
     enum Work {
@@ -32,6 +34,7 @@ final class DeliveryScheduler: @unchecked Sendable {  // every stored property i
     }
 
     let capacity: Int
+    let perDestinationCapacity: Int
     let perDestination: Int
     private let breakerTemplate: CircuitBreaker
     private let clock: @Sendable () -> Double
@@ -43,10 +46,12 @@ final class DeliveryScheduler: @unchecked Sendable {  // every stored property i
     private var inFlight: [DestinationID: Int] = [:]
     private var breakers: [DestinationID: CircuitBreaker] = [:]
     private var queued = 0
+    private var queuedOf: [DestinationID: Int] = [:]
 
     init(capacity: Int, perDestination: Int, breaker: CircuitBreaker,
          clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.capacity = max(1, capacity)
+        perDestinationCapacity = max(1, self.capacity / 4)
         self.perDestination = max(1, perDestination)
         breakerTemplate = breaker
         self.clock = clock
@@ -59,19 +64,28 @@ final class DeliveryScheduler: @unchecked Sendable {  // every stored property i
     var openBreakers: Int { condition.withLock { breakers.values.filter(\.isOpen).count } }
 
     /// Adds deliveries at the back of their destinations' queues (at the front with `first`: parts of
-    /// a request being split, served before the rest).
-    func enqueue(_ deliveries: [Delivery], first: Bool = false) {
-        guard !deliveries.isEmpty else { return }
-        condition.withLock {
+    /// a request being split, served before the rest, always taken). Returns the deliveries not taken
+    /// because their destination already holds `perDestinationCapacity` buckets in the queue.
+    @discardableResult
+    func enqueue(_ deliveries: [Delivery], first: Bool = false) -> [Delivery] {
+        guard !deliveries.isEmpty else { return [] }
+        return condition.withLock {
+            var refused: [Delivery] = []
             for d in (first ? deliveries.reversed() : deliveries) {
+                if !first && queuedOf[d.id, default: 0] >= perDestinationCapacity {
+                    refused.append(d)
+                    continue
+                }
                 if queues[d.id] == nil {
                     queues[d.id] = []
                     ring.append(d.id)
                 }
                 if first { queues[d.id]!.insert(d, at: 0) } else { queues[d.id]!.append(d) }
                 queued += d.buckets.count
+                queuedOf[d.id, default: 0] += d.buckets.count
             }
             condition.broadcast()
+            return refused
         }
     }
 
@@ -162,6 +176,8 @@ final class DeliveryScheduler: @unchecked Sendable {  // every stored property i
         let id = ring[index]
         let d = queues[id]!.removeFirst()
         queued -= d.buckets.count
+        queuedOf[id]! -= d.buckets.count
+        if queuedOf[id]! <= 0 { queuedOf[id] = nil }
         inFlight[id, default: 0] += 1
         if queues[id]!.isEmpty {
             queues[id] = nil
@@ -177,6 +193,7 @@ final class DeliveryScheduler: @unchecked Sendable {  // every stored property i
         let id = ring.remove(at: index)
         let all = queues.removeValue(forKey: id) ?? []
         queued -= all.reduce(0) { $0 + $1.buckets.count }
+        queuedOf[id] = nil
         cursor = ring.isEmpty ? 0 : index % ring.count
         return all
     }

@@ -203,22 +203,9 @@ final class DeliveryWorker {
         acknowledge(keys, context: context, logger: logger)
     }
 
-    /// Puts deliveries' buckets back in the store, due at `dueAt` (epoch seconds, rounded up); when
-    /// the store fails they stay claimed and come back when their lease runs out.
+    /// Puts deliveries' buckets back in the store (see the free function).
     func putBack(_ deliveries: [Delivery], dueAt: Double, because reason: RescheduleReason) {
-        let due = Int64(dueAt.rounded(.up))
-        var byLease: [Int64: [BucketKey]] = [:]
-        for d in deliveries { byLease[d.leaseEnd, default: []] += d.request.keys }
-        for (leaseEnd, keys) in byLease {
-            do {
-                try context.store.reschedule(keys, leaseEnd: leaseEnd, dueAt: due, because: reason)
-            } catch {
-                metrics.storeErrors.increment()
-                logger.error("putting buckets back in the store failed; they come back when their lease ends", metadata: [
-                    "error": "\(error)", "buckets": "\(keys.count)", "reason": "\(reason.rawValue)",
-                ])
-            }
-        }
+        L2metOutlet.putBack(deliveries, dueAt: dueAt, because: reason, context: context, logger: logger)
     }
 
     /// Why a request failed, for a log line: the status, or what kind of transport failure (a fixed

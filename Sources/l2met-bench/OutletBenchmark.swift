@@ -10,8 +10,10 @@ import Logging
 /// loopback answering 200), through the real path (store claim, statistics, JSON, libcurl, acknowledge),
 /// and the rate at which gauges and their JSON are built on one core.
 ///
-/// `l2met-bench outlet [--buckets N] [--workers W] [--values V]`: N buckets (half measurements of V
-/// values, four gauges each; half counters, one gauge each) of one drain.
+/// `l2met-bench outlet [--buckets N] [--workers W] [--values V] [--latency MS] [--destinations D]`:
+/// N buckets (half measurements of V values, four gauges each; half counters, one gauge each) spread
+/// over D drains with an account each; the fake answers each request after MS milliseconds, as a
+/// real API does (50–100 ms).
 enum OutletBenchmark {
     static func run(_ args: [String]) {
         func option(_ name: String, _ fallback: Int) -> Int {
@@ -19,16 +21,19 @@ enum OutletBenchmark {
             return v
         }
         let bucketCount = option("--buckets", 200_000)
-        let workers = option("--workers", 2)
+        let workers = option("--workers", OutletConfiguration().workers)
         let valuesPerMeasurement = option("--values", 10)
+        let latency = Double(args.firstIndex(of: "--latency").flatMap { i in i + 1 < args.count ? Int(args[i + 1]) : nil } ?? 0) / 1000
+        let destinations = option("--destinations", 1)
 
         // The fake: counts requests and bytes only (parsing JSON here would measure the fake).
         let received = Counters()
         var hc = HTTPServerConfiguration()
         hc.host = "127.0.0.1"
         hc.port = 0
-        hc.workers = 2
+        hc.workers = latency > 0 ? 64 : 2  // a slow answer holds its worker: enough of them to answer in parallel
         let fake = HTTPServer(configuration: hc) { request in
+            if latency > 0 { Thread.sleep(forTimeInterval: latency) }
             received.add(bytes: request.body.count)
             return HTTPResponse(status: 200, body: Array("{}".utf8))
         }
@@ -38,7 +43,7 @@ enum OutletBenchmark {
         }
         defer { fake.stop(gracePeriod: 1) }
 
-        let buckets = makeBuckets(bucketCount, values: valuesPerMeasurement)
+        let buckets = makeBuckets(bucketCount, values: valuesPerMeasurement, destinations: destinations)
         let gaugeTotal = buckets.reduce(0) { $0 + ($1.key.kind == .measurement ? 4 : 1) }
         let store = MemoryStore(partitions: 4)
         do { try store.append(buckets, dueAt: { _ in 0 }) } catch {
@@ -51,8 +56,9 @@ enum OutletBenchmark {
         c.libratoURL = "http://127.0.0.1:\(fake.boundPort)/v1/metrics"
         c.userAgent = "l2met-bench"
         let metrics = MetricsRegistry()
-        let destination = Destination.librato(user: "bench@example.com", token: "bench-token", url: nil)
-        let outlet = Outlet(store: store, configuration: c, resolve: { _ in destination }, metrics: metrics,
+        let outlet = Outlet(store: store, configuration: c, resolve: { token in
+            .librato(user: "\(token)@example.com", token: "bench-token", url: nil)
+        }, metrics: metrics,
                             logger: Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() })
         let posted = metrics.counter("l2met_outlet_gauges_posted_total", "")
         let began = Date()
@@ -64,6 +70,7 @@ enum OutletBenchmark {
         let done = Int(posted.value)
         print("gauges: \(Int(Double(done) / seconds)) gauges/s posted to a local fake Librato "
             + "(\(done) of \(gaugeTotal) gauges in \(String(format: "%.2f", seconds)) s, \(workers) workers, "
+            + "\(destinations) destinations, answers after \(Int(latency * 1000)) ms, "
             + "\(received.requests) requests, \(received.bytes / 1_000_000) MB)")
 
         // Building: statistics, gauges and JSON for the same buckets, one core.
@@ -86,11 +93,11 @@ enum OutletBenchmark {
             + "(\(built) gauges, \(bytes / 1_000_000) MB of JSON in \(String(format: "%.3f", buildSeconds)) s)")
     }
 
-    static func makeBuckets(_ n: Int, values: Int) -> [(key: BucketKey, data: BucketData)] {
+    static func makeBuckets(_ n: Int, values: Int, destinations: Int = 1) -> [(key: BucketKey, data: BucketData)] {
         let time = WallClock.seconds() / 60 * 60 - 120
         return (0..<n).map { i in
             let kind: MetricKind = i % 2 == 0 ? .measurement : .counter
-            let key = BucketKey(token: "bench", name: "bench.metric.\(i / 16)", source: "web.\(i % 16)", kind: kind,
+            let key = BucketKey(token: "bench\(i % destinations)", name: "bench.metric.\(i / 16)", source: "web.\(i % 16)", kind: kind,
                                 units: kind == .measurement ? "ms" : "", resolution: 60, time: time)
             var data = BucketData(kind: kind)
             for v in 0..<(kind == .measurement ? values : 1) { data.add(Double((i &* 31 &+ v &* 7) % 1000) / 4, timestamp: Int64(v)) }
