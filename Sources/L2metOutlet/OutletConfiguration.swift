@@ -22,7 +22,7 @@ import L2metObservability
 /// less a margin (5 s, or a tenth of shorter leases); its buckets are released (due at once) instead.
 public struct OutletConfiguration: Sendable {
     /// Sender threads, each with its own HTTP connection.
-    public var workers = 8
+    public var workers = 16
     /// Requests to one destination in flight at once (one while it is failing).
     public var perDestinationConcurrency = 2
     /// Buckets claimed and not yet sent that the outlet holds in memory.

@@ -44,7 +44,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Most simultaneous connections.") var maxConnections = 10_000
     @Option(help: "Bytes of request bodies held in memory at once, all connections together, before drains get 503.")
     var bodyMemoryLimit = 256 * 1024 * 1024
-    @Option(help: "Outlet sender threads (requests in flight at once, all destinations together).") var outletWorkers = 8
+    @Option(help: "Outlet sender threads (requests in flight at once, all destinations together).") var outletWorkers = 16
     @Option(help: "Requests to one destination in flight at once (one while it is failing).") var outletPerDestination = 2
     @Option(help: "Seconds between outlet polls of the store.") var outletInterval = 0.5
     @Option(help: "Seconds to connect to a destination.") var outletConnectTimeout = 5.0
