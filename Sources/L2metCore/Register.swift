@@ -119,13 +119,21 @@ public final class Register {
                     }
 
                     let sourceLength = writeSource(sourcePrefix, line.source)
+                    if sourceLength > NameSanitizer.maxLength {
+                        // Cut, it would merge with every other source of the same first 255 characters.
+                        counts.drop(.tooLong, line.metrics.count)
+                        continue
+                    }
                     let lineSeed = ByteHash.mix(ByteHash.hash(sourceBuffer, sourceLength, seed: contextSeed, padded: true),
                                                 UInt64(bitPattern: time))
                     for m in line.metrics {
-                        take(m, prefix: prefix, sourceLength: sourceLength, lineSeed: lineSeed, context: context,
-                             time: time, timestamp: timestamp, token: options.token, resolution: resolution)
+                        if take(m, prefix: prefix, sourceLength: sourceLength, lineSeed: lineSeed, context: context,
+                                time: time, timestamp: timestamp, token: options.token, resolution: resolution) {
+                            counts.measurements += 1
+                        } else {
+                            counts.drop(.tooLong)
+                        }
                     }
-                    counts.measurements += line.metrics.count
                 }
                 counts.brokenFrames = reader.brokenFrames
             }
@@ -155,9 +163,10 @@ public final class Register {
                 for (name, value) in [(DrainLoss.droppedName, loss.dropped), (DrainLoss.lostName, loss.lost)] where value > 0 {
                     let m = LineMetric(kind: .counter, namePrefix: Conventions.empty, name: name, value: Double(value),
                                        units: Conventions.empty)
-                    take(m, prefix: prefix, sourceLength: sourceLength, lineSeed: lineSeed, context: context,
-                         time: time, timestamp: nowMicros, token: options.token, resolution: resolution)
-                    taken += 1
+                    if take(m, prefix: prefix, sourceLength: sourceLength, lineSeed: lineSeed, context: context,
+                            time: time, timestamp: nowMicros, token: options.token, resolution: resolution) {
+                        taken += 1
+                    }
                 }
             }
         }
@@ -192,26 +201,31 @@ public final class Register {
     private func writeSource(_ sourcePrefix: UnsafeRawBufferPointer, _ source: UnsafeRawBufferPointer?) -> Int {
         var sourceLength = 0
         if sourcePrefix.count > 0 {
-            sourceLength = NameSanitizer.appendRaw(sourcePrefix, to: sourceBuffer, count: 0)
+            sourceLength = NameSanitizer.appendRaw(sourcePrefix, to: sourceBuffer, count: 0, limit: Self.tooLong)
             if let s = source, s.count > 0 {
-                sourceLength = NameSanitizer.appendRaw(Self.dot, to: sourceBuffer, count: sourceLength)
-                sourceLength = NameSanitizer.append(s, to: sourceBuffer, count: sourceLength)
+                sourceLength = NameSanitizer.appendRaw(Self.dot, to: sourceBuffer, count: sourceLength, limit: Self.tooLong)
+                sourceLength = NameSanitizer.append(s, to: sourceBuffer, count: sourceLength, limit: Self.tooLong)
             }
         } else if let s = source {
-            sourceLength = NameSanitizer.append(s, to: sourceBuffer, count: 0)
+            sourceLength = NameSanitizer.append(s, to: sourceBuffer, count: 0, limit: Self.tooLong)
         }
         return sourceLength
     }
 
+    /// One byte past the longest name or source: written up to here, a longer one is seen, not cut.
+    private static let tooLong = NameSanitizer.maxLength + 1
+
     /// Adds one metric to its bucket (made when new). The source is already in `sourceBuffer`; `lineSeed`
-    /// hashes it with the context and the bucket time.
+    /// hashes it with the context and the bucket time. Returns false, taking nothing, when the name
+    /// (with the prefix) is too long: cut, it would merge with every name of the same beginning.
     @inline(__always)
     private func take(_ m: LineMetric, prefix: UnsafeRawBufferPointer, sourceLength: Int, lineSeed: UInt64,
-                      context: Int32, time: Int64, timestamp: Int64, token: String, resolution: Int64) {
-        let limit = m.kind == .measurement ? NameSanitizer.measurementMaxLength : NameSanitizer.maxLength
+                      context: Int32, time: Int64, timestamp: Int64, token: String, resolution: Int64) -> Bool {
+        let limit = (m.kind == .measurement ? NameSanitizer.measurementMaxLength : NameSanitizer.maxLength) + 1
         var nameLength = NameSanitizer.appendRaw(prefix, to: nameBuffer, count: 0, limit: limit)
         nameLength = NameSanitizer.appendRaw(m.namePrefix, to: nameBuffer, count: nameLength, limit: limit)
         nameLength = NameSanitizer.append(m.name, to: nameBuffer, count: nameLength, limit: limit)
+        if nameLength >= limit { return false }
         var units = m.units
         if units.count > 0, !Self.isPlainUnits(units) {
             let n = NameSanitizer.append(units, to: unitsBuffer, count: 0)
@@ -241,6 +255,7 @@ public final class Register {
         }
         table.data[index].add(m.value, timestamp: timestamp)
         if m.kind == .measurement { heldBytes += 8 }
+        return true
     }
 
     private static func zeroedBuffer(_ capacity: Int) -> UnsafeMutablePointer<UInt8> {

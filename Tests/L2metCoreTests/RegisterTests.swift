@@ -147,28 +147,45 @@ final class RegisterTests: XCTestCase {
                    + frame("count#" + String(repeating: "n", count: 300) + "=1", timestamp: ts(0)),
                    options: DrainOptions(token: "t", prefix: "p"))
         let all = sorted(r)
-        XCTAssertEqual(all.count, 2)
+        XCTAssertEqual(all.count, 1, "the 302-byte name is dropped, not cut")
         XCTAssertEqual(all[0].key.name, "p.caf__x")
         XCTAssertEqual(all[0].key.source, "web_1__")
-        XCTAssertEqual(all[1].key.name, "p." + String(repeating: "n", count: 253))
-        XCTAssertEqual(all[1].key.name.utf8.count, 255)
     }
 
-    func testEveryNameAndSourceStaysWithin255BytesWhateverThePrefixes() {
+    /// A name or source past 255 bytes (248 for a measurement name, whose .median … gauges must fit)
+    /// is dropped and counted, never cut: two long names cut alike would merge into one series.
+    func testTooLongNamesAndSourcesAreDroppedNotCut() {
         let r = Register(deadline: 2)
+        let a = String(repeating: "n", count: 260) + "a", b = String(repeating: "n", count: 260) + "b"
+        let c = ingest(r, frame("count#\(a)=1 count#\(b)=2 count#ok=3", timestamp: ts(0))
+                       + frame("measure#" + String(repeating: "m", count: 248) + "=1 measure#"
+                               + String(repeating: "m", count: 249) + "=2", timestamp: ts(0))
+                       + frame("count#x=1 source=" + String(repeating: "s", count: 256), timestamp: ts(0))
+                       + frame("count#" + String(repeating: "c", count: 255) + "=1 source=" + String(repeating: "s", count: 255),
+                               timestamp: ts(0)))
+        XCTAssertEqual(c.count(of: .tooLong), 4)
+        XCTAssertEqual(c.measurements, 3)
+        let names = sorted(r).map(\.key.name.utf8.count).sorted()
+        XCTAssertEqual(names, [2, 248, 255], "ok, the 248-byte measurement, the 255-byte counter of a 255-byte source")
+        // With prefixes: what counts is the whole name and the whole source.
+        let p = Register(deadline: 2)
         let long = String(repeating: "s", count: 300)
-        _ = ingest(r, frame("measure#" + String(repeating: "m", count: 300) + "=1 count#c=1 source=x", timestamp: ts(0)),
-                   options: DrainOptions(token: "t", sourcePrefix: long))
-        let all = sorted(r)
-        XCTAssertEqual(all.count, 2)
-        for b in all {
-            // A 255-byte source prefix leaves no room for ".x": the source is the prefix, cut at 255.
-            XCTAssertEqual(b.key.source, String(repeating: "s", count: 255))
+        let d = ingest(p, frame("measure#m=1 count#c=1 source=x", timestamp: ts(0)), options: DrainOptions(token: "t", sourcePrefix: long))
+        XCTAssertEqual(d.count(of: .tooLong), 2)
+        XCTAssertEqual(p.bucketCount, 0)
+        let e = ingest(p, frame("count#" + String(repeating: "c", count: 250) + "=1", timestamp: ts(0)),
+                       options: DrainOptions(token: "t", prefix: "prefix"))
+        XCTAssertEqual(e.count(of: .tooLong), 1, "prefix.NAME is 257 bytes")
+    }
+
+    func testValuesBeyondOneE100AreDroppedAsBadValues() {
+        let r = Register(deadline: 2)
+        let c = ingest(r, frame("count#x=1e308 count#x=1e308 measure#y=1e200 measure#y=-1e101 measure#y=1e100 count#z=1e99", timestamp: ts(0)))
+        XCTAssertEqual(c.count(of: .badValue), 4)
+        XCTAssertEqual(c.measurements, 2)
+        for b in r.takeAll() {
+            XCTAssertTrue(b.data.sum.isFinite, "\(b.key.name)")
         }
-        // Measurement names leave room for ".median" / ".perc95" / ".perc99": 248 + 7 = 255.
-        let measurement = all.first { $0.key.kind == .measurement }!
-        XCTAssertEqual(measurement.key.name, String(repeating: "m", count: 248))
-        XCTAssertEqual(all.first { $0.key.kind == .counter }!.key.name, "c")
     }
 
     func testCountsForBrokenFramesAndBadInput() {
