@@ -9,6 +9,9 @@ public enum DropReason: String, CaseIterable, Hashable, Sendable, CustomStringCo
     /// A name (with the drain's prefix; 248 characters for a measurement, whose `.median` … gauges must
     /// fit) or a source (with its prefix) longer than 255 characters: cut, two would merge into one series.
     case tooLong = "too_long"
+    /// A new series of a drain past its limit of distinct series per interval (`SeriesLimiter`); the
+    /// drain's own metrics get the counter `l2met.dropped`, source `series_limit`.
+    case seriesLimit = "series_limit"
     /// A marker (`measure#`, `count#`, `sample#`, `measure.`) with nothing after it.
     case emptyName = "empty_name"
     /// A frame whose message is not an RFC5424 header (the whole line is dropped).

@@ -14,6 +14,7 @@ public struct IngestCounts: Sendable, Equatable {
     var emptyName = 0
     var badHeader = 0
     var tooLong = 0
+    var seriesLimit = 0
 
     public init() {}
 
@@ -25,11 +26,12 @@ public struct IngestCounts: Sendable, Equatable {
         case .emptyName: return emptyName
         case .badHeader: return badHeader
         case .tooLong: return tooLong
+        case .seriesLimit: return seriesLimit
         }
     }
 
     /// Total dropped, all reasons.
-    public var dropped: Int { late + badValue + emptyName + badHeader + tooLong }
+    public var dropped: Int { late + badValue + emptyName + badHeader + tooLong + seriesLimit }
 
     @inline(__always)
     mutating func drop(_ reason: DropReason, _ n: Int = 1) {
@@ -39,6 +41,7 @@ public struct IngestCounts: Sendable, Equatable {
         case .emptyName: emptyName += n
         case .badHeader: badHeader += n
         case .tooLong: tooLong += n
+        case .seriesLimit: seriesLimit += n
         }
     }
 }

@@ -54,7 +54,8 @@ public final class Server: @unchecked Sendable {
         let c = configuration
         var logs: LogsEndpoint?
         if c.runReceiver {
-            let registers = RegisterPool(count: c.http.workers, deadline: c.deadline)
+            let registers = RegisterPool(count: c.http.workers, deadline: c.deadline,
+                                         limiter: SeriesLimiter(maxSeriesPerInterval: c.maxSeriesPerDrain))
             let flusher = Flusher(registers: registers, store: store, interval: c.flushInterval, deadline: c.deadline,
                                   memoryLimit: c.memoryLimitBytes, flushBytes: c.flushBytes, metrics: metrics,
                                   logger: logger.with("component", "flusher"))

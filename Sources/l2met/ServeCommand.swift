@@ -32,6 +32,11 @@ struct Serve: ParsableCommand {
     @Option(help: "Bytes of buckets held in memory before drains get 503.") var memoryLimit = 256 * 1024 * 1024
     @Option(help: "Partitions of the store's due index.") var partitions = 1
     @Option(help: """
+        Distinct series (name × source) one drain may have per interval; past it new series are dropped, \
+        counted, and reported in the drain's own metrics as l2met.dropped, source series_limit. 0: no limit.
+        """)
+    var maxSeriesPerDrain = 20_000
+    @Option(help: """
         Seconds a drain body's Logplex-Frame-Id is remembered: a body logplex sends again within it is \
         answered 200 and not counted again (across receivers sharing Redis). 0 turns the check off.
         """)
@@ -72,6 +77,7 @@ struct Serve: ParsableCommand {
         if flushBytes < 1 { throw ValidationError("--flush-bytes must be at least 1") }
         if flushInterval <= 0 { throw ValidationError("--flush-interval must be above 0") }
         if partitions < 1 { throw ValidationError("--partitions must be at least 1") }
+        if maxSeriesPerDrain < 0 { throw ValidationError("--max-series-per-drain must be 0 (no limit) or more") }
         if !(0...86_400).contains(frameIDWindow) { throw ValidationError("--frame-id-window must be 0 to 86400 seconds") }
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
         if outletWorkers < 1 { throw ValidationError("--outlet-workers must be at least 1") }
@@ -134,6 +140,7 @@ struct Serve: ParsableCommand {
         c.deadline = deadline ?? (c.isLocalMode ? 1 : 2)
         c.memoryLimitBytes = memoryLimit
         c.partitions = partitions
+        c.maxSeriesPerDrain = maxSeriesPerDrain
         c.frameIDWindow = frameIDWindow
         if let workers { c.http.workers = max(1, workers) }
         c.http.maxBodyBytes = bodyLimit

@@ -355,3 +355,45 @@ func pad(_ v: Int, _ width: Int) -> String {
     let s = String(v)
     return String(repeating: "0", count: max(0, width - s.count)) + s
 }
+
+/// Series limits per drain, shared by the registers of a process.
+final class SeriesLimitTests: XCTestCase {
+    let minute: Int64 = 1_234_567_860
+
+    func body(_ names: Range<Int>, source: String = "web.1") -> String {
+        names.map { frame("count#m\($0)=1 source=\(source)", timestamp: "2009-02-13T23:31:30.000000Z") }.joined()
+    }
+
+    func testAFloodingDrainKeepsItsFirstSeriesAndIsToldInItsOwnMetrics() {
+        let limiter = SeriesLimiter(maxSeriesPerInterval: 10)
+        let r1 = Register(deadline: 2, limiter: limiter), r2 = Register(deadline: 2, limiter: limiter)
+        let now = (minute + 5) * 1_000_000
+        let flood = DrainOptions(token: "flood"), quiet = DrainOptions(token: "quiet")
+        let c1 = r1.ingest(Array(body(0..<8).utf8), options: flood, nowMicros: now)
+        XCTAssertEqual(c1.count(of: .seriesLimit), 0)
+        // The second register shares the limit: 2 more new series fit, and the first 8 again.
+        let c2 = r2.ingest(Array(body(0..<30).utf8), options: flood, nowMicros: now)
+        XCTAssertEqual(c2.count(of: .seriesLimit), 20)
+        XCTAssertEqual(c2.measurements, 10)
+        // Another drain is not touched.
+        let c3 = r2.ingest(Array(body(0..<10).utf8), options: quiet, nowMicros: now)
+        XCTAssertEqual(c3.count(of: .seriesLimit), 0)
+        let flooded = (r1.takeAll() + r2.takeAll()).filter { $0.key.token == "flood" }
+        let report = flooded.filter { $0.key.name == "l2met.dropped" }
+        XCTAssertEqual(report.map(\.key.source), ["series_limit"])
+        XCTAssertEqual(report.first?.data.sum, 20, "the drain's own metrics say how many it lost")
+        XCTAssertEqual(Set(flooded.map(\.key.name)).subtracting(["l2met.dropped"]).count, 10)
+        // A later interval starts afresh, and what is older than the oldest open interval is forgotten.
+        let later = r1.ingest(Array(body(100..<105).utf8).map { $0 }, options: flood, nowMicros: now)
+        XCTAssertEqual(later.count(of: .seriesLimit), 5, "same interval: still full")
+        limiter.forget(before: minute + 60)
+        XCTAssertEqual(limiter.trackedDrains, 0)
+    }
+
+    func testNoLimitTakesEverything() {
+        let r = Register(deadline: 2, limiter: SeriesLimiter(maxSeriesPerInterval: 0))
+        let c = r.ingest(Array(body(0..<50).utf8), options: DrainOptions(token: "t"), nowMicros: (minute + 5) * 1_000_000)
+        XCTAssertEqual(c.measurements, 50)
+        XCTAssertEqual(r.bucketCount, 50)
+    }
+}
