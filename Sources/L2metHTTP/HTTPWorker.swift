@@ -166,7 +166,7 @@ final class HTTPWorker {
                     // Out of descriptors: close the oldest idle connection (its owner closes its
                     // descriptor on the hang-up, before this loop accepts again); with none idle,
                     // stop listening for a moment instead of spinning.
-                    if !table.evictForDescriptors() {
+                    if !((e == EMFILE || e == ENFILE) && table.evictForDescriptors()) {
                         Sys.control(epollFD, Sys.EPOLL_CTL_DEL, fd: listenFD, events: 0)
                         listenerPausedUntil = now + sweepInterval
                     }
