@@ -45,8 +45,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Largest request body in bytes, after gzip decoding.") var bodyLimit = 10 * 1024 * 1024
     @Option(help: "Largest request head in bytes.") var headerLimit = 16 * 1024
     @Option(help: "Seconds a whole request may take to arrive.") var requestTimeout = 30.0
-    @Option(help: "Seconds an idle keep-alive connection is kept.") var idleTimeout = 60.0
-    @Option(help: "Most simultaneous connections.") var maxConnections = 10_000
+    @Option(help: "Seconds an idle keep-alive connection is kept.") var idleTimeout = 15.0
+    @Option(help: "Most simultaneous connections (idle ones are closed, oldest first, to make room).") var maxConnections = 10_000
+    @OptionGroup var connectionOptions: ConnectionOptions
     @Option(help: "Bytes of request bodies held in memory at once, all connections together, before drains get 503.")
     var bodyMemoryLimit = 256 * 1024 * 1024
     @Option(help: "Outlet sender threads (requests in flight at once, all destinations together).") var outletWorkers = 16
@@ -148,6 +149,7 @@ struct Serve: ParsableCommand {
         c.http.requestTimeout = requestTimeout
         c.http.idleTimeout = idleTimeout
         c.http.maxConnections = maxConnections
+        connectionOptions.apply(to: &c)
         c.http.maxBufferedBodyBytes = bodyMemoryLimit
         c.outlet.workers = outletWorkers
         c.outlet.perDestinationConcurrency = outletPerDestination
