@@ -27,10 +27,10 @@ final class BucketTable {
     private static let arenaSlack = 8
 
     init() {
-        slotMask = 1023
+        slotMask = Self.initialSlots - 1
         slots = .allocate(capacity: slotMask + 1)
         slots.initialize(repeating: -1, count: slotMask + 1)
-        arenaCapacity = 1 << 16
+        arenaCapacity = Self.initialArena
         arena = .allocate(capacity: arenaCapacity + Self.arenaSlack)
         arena.initialize(repeating: 0, count: arenaCapacity + Self.arenaSlack)
     }
@@ -42,14 +42,35 @@ final class BucketTable {
 
     var count: Int { entries.count }
 
-    /// Forgets every bucket (keeps capacity).
+    /// Forgets every bucket. Capacity is kept while the table was used (the next flush interval likely
+    /// needs as much); when it held under an eighth of its slots (a flood is over), it goes back to its
+    /// first size, so memory is given back.
     func removeAll() {
-        slots.update(repeating: -1, count: slotMask + 1)
-        entries.removeAll(keepingCapacity: true)
-        data.removeAll(keepingCapacity: true)
-        keys.removeAll(keepingCapacity: true)
+        if slotMask + 1 > Self.initialSlots && entries.count * 8 < slotMask + 1 {
+            slots.deallocate()
+            slotMask = Self.initialSlots - 1
+            slots = .allocate(capacity: slotMask + 1)
+            arena.deallocate()
+            arenaCapacity = Self.initialArena
+            arena = .allocate(capacity: arenaCapacity + Self.arenaSlack)
+            arena.initialize(repeating: 0, count: arenaCapacity + Self.arenaSlack)
+            entries = []
+            data = []
+            keys = []
+        } else {
+            entries.removeAll(keepingCapacity: true)
+            data.removeAll(keepingCapacity: true)
+            keys.removeAll(keepingCapacity: true)
+        }
+        slots.initialize(repeating: -1, count: slotMask + 1)
         arenaUsed = 0
     }
+
+    private static let initialSlots = 1024
+    private static let initialArena = 1 << 16
+
+    /// Slots and arena bytes held (tests: memory is given back after a flood).
+    var capacity: (slots: Int, arenaBytes: Int) { (slotMask + 1, arenaCapacity) }
 
     /// The index of the bucket for these bytes, or nil.
     @inline(__always)

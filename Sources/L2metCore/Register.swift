@@ -65,6 +65,9 @@ public final class Register {
     /// Buckets held.
     public var bucketCount: Int { table.count }
 
+    /// The bucket table's slots and arena bytes (tests).
+    var tableCapacity: (slots: Int, arenaBytes: Int) { table.capacity }
+
     /// The most slots any bucket lookup walks past its home slot (tests).
     var longestProbe: Int { table.longestProbe() }
 

@@ -397,3 +397,28 @@ final class SeriesLimitTests: XCTestCase {
         XCTAssertEqual(r.bucketCount, 50)
     }
 }
+
+/// Memory after a flood.
+final class RegisterMemoryTests: XCTestCase {
+    func testTablesShrinkOnceAFloodIsOver() {
+        let r = Register(deadline: 2)
+        let ts = "2009-02-13T23:31:30.000000Z"
+        let now: Int64 = (1_234_567_860 + 5) * 1_000_000
+        let flood = (0..<50_000).map { frame("count#user.\($0)=1", timestamp: ts) }.joined()
+        _ = r.ingest(Array(flood.utf8), options: DrainOptions(token: "t"), nowMicros: now)
+        XCTAssertEqual(r.bucketCount, 50_000)
+        let grown = r.tableCapacity
+        XCTAssertGreaterThanOrEqual(grown.slots, 100_000)
+        _ = r.takeAll()
+        XCTAssertEqual(r.tableCapacity.slots, grown.slots, "a flush right after the flood keeps the room (the flood may go on)")
+        // The next interval is quiet: its flush gives the flood's memory back.
+        _ = r.ingest(Array(frame("count#a=1", timestamp: ts).utf8), options: DrainOptions(token: "t"), nowMicros: now)
+        _ = r.takeAll()
+        XCTAssertEqual(r.tableCapacity.slots, 1024)
+        XCTAssertEqual(r.tableCapacity.arenaBytes, 1 << 16)
+        // And it still works.
+        _ = r.ingest(Array((frame("count#a=1", timestamp: ts) + frame("count#a=2", timestamp: ts)).utf8),
+                     options: DrainOptions(token: "t"), nowMicros: now)
+        XCTAssertEqual(r.takeAll().first?.data.sum, 3)
+    }
+}
