@@ -212,7 +212,7 @@ final class Flusher: @unchecked Sendable {
             flushes.increment()
             failures = 0
             if let since {
-                logger.info("store takes flushes again", metadata: ["failing_seconds": "\(Int(Date().timeIntervalSince(since)))"])
+                logger.info("store is back", metadata: ["failing_seconds": "\(Int(Date().timeIntervalSince(since)))"])
             }
         } else {
             // Progress (some chunks written) means the store has room again: go on at the usual pace.
