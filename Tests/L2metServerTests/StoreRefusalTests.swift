@@ -26,6 +26,19 @@ final class StoreRefusalTests: XCTestCase {
         return (r.status, r.header("Retry-After"))
     }
 
+    /// Starts `l2met serve` on a free port; another port when that one was taken meanwhile (other
+    /// processes on the machine take ports too).
+    private func start(_ arguments: [String], key: String) throws -> (ChildProcess, Int) {
+        for attempt in 1...5 {
+            let port = freePort()
+            let l2met = try ChildProcess(["serve", "--port", "\(port)"] + arguments, environment: ["SECRETS": key])
+            if Drain.waitUntilListening(port: port) && !l2met.stdout.contains("Address already in use") { return (l2met, port) }
+            _ = l2met.stop(signal: SIGKILL)
+            if attempt == 5 { XCTFail("l2met did not start: \(l2met.stdout)") }
+        }
+        throw TestSetupError("l2met did not start")
+    }
+
     private func waitFor(_ what: String, timeout: Double = 20, _ l2met: ChildProcess, _ predicate: () -> Bool) {
         let end = Date().addingTimeInterval(timeout)
         while !predicate() && Date() < end { Thread.sleep(forTimeInterval: 0.05) }
@@ -39,12 +52,9 @@ final class StoreRefusalTests: XCTestCase {
         let librato = try FakeLibrato()
         defer { librato.stop() }
         let key = freshFernetKey()
-        let port = freePort()
-        let l2met = try ChildProcess(["serve", "--port", "\(port)", "--redis-url", redis.url, "--librato-url", librato.url,
-                                      "--flush-interval", "0.2", "--outlet-interval", "0.1"],
-                                     environment: ["SECRETS": key])
+        let (l2met, port) = try start(["--redis-url", redis.url, "--librato-url", librato.url,
+                                       "--flush-interval", "0.2", "--outlet-interval", "0.1"], key: key)
         defer { _ = l2met.stop(signal: SIGKILL) }
-        XCTAssertTrue(Drain.waitUntilListening(port: port), "l2met did not start: \(l2met.stdout)")
         let keyring = try Keyring(secrets: key)
         let now = Int64(Date().timeIntervalSince1970)
         let hotToken = try keyring.encrypt("hot@example.com:hot-token-secret-a1", now: now)
@@ -92,12 +102,9 @@ final class StoreRefusalTests: XCTestCase {
     func testARedisOutOfMemoryHoldsTheFlushThenTakesItAllWhenItHasRoom() throws {
         let redis = try RedisServer(arguments: ["--maxmemory", "20mb", "--maxmemory-policy", "noeviction"])
         let key = freshFernetKey()
-        let port = freePort()
-        let l2met = try ChildProcess(["serve", "--receiver", "--port", "\(port)", "--redis-url", redis.url,
-                                      "--flush-interval", "0.2", "--flush-failure-limit", "2"],
-                                     environment: ["SECRETS": key])
+        let (l2met, port) = try start(["--receiver", "--redis-url", redis.url, "--flush-interval", "0.2",
+                                       "--flush-failure-limit", "2"], key: key)
         defer { _ = l2met.stop(signal: SIGKILL) }
-        XCTAssertTrue(Drain.waitUntilListening(port: port), "l2met did not start: \(l2met.stdout)")
         let token = try Keyring(secrets: key).encrypt("full@example.com:full-token-c3", now: Int64(Date().timeIntervalSince1970))
 
         // Unrelated data in database 1 takes Redis past maxmemory (a script is checked before its first write only).
@@ -134,6 +141,23 @@ final class StoreRefusalTests: XCTestCase {
         XCTAssertTrue(health.1.contains("refused"), health.1)
         XCTAssertGreaterThan(metric(port, "l2met_flush_failing_seconds"), 2)
         XCTAssertGreaterThan(metric(port, "l2met_flush_failure_refusals_total"), 0)
+
+        // A little room (about 256 KB): some chunks pass, the rest stay held, in order.
+        func usedMemory() -> Int {
+            let info = (try? TestRedis.cli(redis.url, ["INFO", "memory"])) ?? ""
+            let line = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("used_memory:") }
+            return line.flatMap { Int($0.dropFirst("used_memory:".count)) } ?? Int.max
+        }
+        let heldBefore = metric(port, "l2met_buckets")
+        var filler = 1400
+        while usedMemory() > 20 * 1024 * 1024 - 256 * 1024 && filler > 0 {
+            try TestRedis.cli(redis.url + "/1", ["DEL"] + (0..<16).map { "filler:\(filler - $0)" })
+            filler -= 16
+        }
+        waitFor("no chunk passed once Redis had a little room", l2met) { metric(port, "l2met_buckets") < heldBefore }
+        XCTAssertGreaterThan(metric(port, "l2met_buckets"), 0, "a little room takes a few chunks, not everything")
+        XCTAssertGreaterThan(metric(port, "l2met_flushed_buckets_total"), 0)
+        XCTAssertEqual(try Drain.get(port: port, path: "/health").0, 503, "still failing to write what it holds")
 
         // Room again: the unrelated data goes.
         try TestRedis.cli(redis.url + "/1", ["FLUSHDB"])
