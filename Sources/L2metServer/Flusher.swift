@@ -65,6 +65,7 @@ final class Flusher: @unchecked Sendable {
     private var failingSince: Date?
     /// Consecutive flushes that wrote nothing while something was left: the back-off.
     private var failures = 0
+    /// When the last "store append failed" was logged; distant past once the store takes everything again.
     private var lastErrorLog = Date.distantPast
     private var stopped = false
     private let wake = NSCondition()
@@ -209,8 +210,9 @@ final class Flusher: @unchecked Sendable {
         }
         sizeLock.unlock()
         if clear {
-            flushes.increment()
+            if wrote { flushes.increment() }
             failures = 0
+            lastErrorLog = .distantPast
             if let since {
                 logger.info("store is back", metadata: ["failing_seconds": "\(Int(Date().timeIntervalSince(since)))"])
             }
