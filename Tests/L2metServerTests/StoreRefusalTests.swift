@@ -57,8 +57,8 @@ final class StoreRefusalTests: XCTestCase {
         defer { _ = l2met.stop(signal: SIGKILL) }
         let keyring = try Keyring(secrets: key)
         let now = Int64(Date().timeIntervalSince1970)
-        let hotToken = try keyring.encrypt("hot@example.com:hot-token-secret-a1", now: now)
-        let quietToken = try keyring.encrypt("quiet@example.com:quiet-token-secret-b2", now: now)
+        let hotToken = keyring.encrypt("hot@example.com:hot-token-secret-a1", now: now)
+        let quietToken = keyring.encrypt("quiet@example.com:quiet-token-secret-b2", now: now)
 
         // Start at the beginning of a 5-second interval, so every value lands in one bucket.
         while Date().timeIntervalSince1970.truncatingRemainder(dividingBy: 5) > 0.5 { Thread.sleep(forTimeInterval: 0.05) }
