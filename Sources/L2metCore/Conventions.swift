@@ -143,7 +143,7 @@ public enum Conventions {
                 out.metrics.append(LineMetric(kind: kind, namePrefix: empty, name: name, value: 1, units: empty))
                 continue
             }
-            guard let parsed = ValueParser.parse(v) else {
+            guard let parsed = metricValue(v) else {
                 out.badValues += 1
                 continue
             }
@@ -154,7 +154,7 @@ public enum Conventions {
         if let name = legacyName, let raw = legacyValue {
             if name.isEmpty {
                 out.emptyNames += 1
-            } else if let parsed = ValueParser.parse(raw) {
+            } else if let parsed = metricValue(raw) {
                 out.metrics.append(LineMetric(kind: .sample, namePrefix: empty, name: name, value: parsed.value,
                                               units: legacyUnits ?? parsed.units))
                 if let s = out.source { out.source = herokuDyno(s) }
@@ -164,9 +164,20 @@ public enum Conventions {
         }
     }
 
+    /// The largest magnitude a metric takes: 1e100, so that a bucket's sum and sum of squares stay
+    /// finite (1e100 values of 1e100 would be needed to overflow); beyond it a value is a bad value.
+    public static let maxMagnitude = 1e100
+
+    /// A value parsed and within ±`maxMagnitude`.
+    @inline(__always)
+    static func metricValue(_ bytes: UnsafeRawBufferPointer) -> ParsedValue? {
+        guard let parsed = ValueParser.parse(bytes), abs(parsed.value) <= maxMagnitude else { return nil }
+        return parsed
+    }
+
     @inline(__always)
     static func router(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ out: inout LineMetrics) {
-        guard let parsed = ValueParser.parse(value) else {
+        guard let parsed = metricValue(value) else {
             out.badValues += 1
             return
         }

@@ -3,8 +3,15 @@
 public enum DropReason: String, CaseIterable, Hashable, Sendable, CustomStringConvertible {
     /// The measurement's bucket is already closed under the deadline rule.
     case late = "late"
-    /// A value that is not `[sign]digits[.digits][e[sign]digits][UNITS]`, or not finite.
+    /// A value that is not `[sign]digits[.digits][e[sign]digits][UNITS]`, not finite, or beyond ±1e100
+    /// (whose sum or sum of squares could overflow to infinity, which no destination takes).
     case badValue = "bad_value"
+    /// A name (with the drain's prefix; 248 characters for a measurement, whose `.median` … gauges must
+    /// fit) or a source (with its prefix) longer than 255 characters: cut, two would merge into one series.
+    case tooLong = "too_long"
+    /// A new series of a drain past its limit of distinct series per interval (`SeriesLimiter`); the
+    /// drain's own metrics get the counter `l2met.dropped`, source `series_limit`.
+    case seriesLimit = "series_limit"
     /// A marker (`measure#`, `count#`, `sample#`, `measure.`) with nothing after it.
     case emptyName = "empty_name"
     /// A frame whose message is not an RFC5424 header (the whole line is dropped).

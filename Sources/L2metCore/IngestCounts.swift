@@ -13,6 +13,8 @@ public struct IngestCounts: Sendable, Equatable {
     var badValue = 0
     var emptyName = 0
     var badHeader = 0
+    var tooLong = 0
+    var seriesLimit = 0
 
     public init() {}
 
@@ -23,11 +25,13 @@ public struct IngestCounts: Sendable, Equatable {
         case .badValue: return badValue
         case .emptyName: return emptyName
         case .badHeader: return badHeader
+        case .tooLong: return tooLong
+        case .seriesLimit: return seriesLimit
         }
     }
 
     /// Total dropped, all reasons.
-    public var dropped: Int { late + badValue + emptyName + badHeader }
+    public var dropped: Int { late + badValue + emptyName + badHeader + tooLong + seriesLimit }
 
     @inline(__always)
     mutating func drop(_ reason: DropReason, _ n: Int = 1) {
@@ -36,6 +40,8 @@ public struct IngestCounts: Sendable, Equatable {
         case .badValue: badValue += n
         case .emptyName: emptyName += n
         case .badHeader: badHeader += n
+        case .tooLong: tooLong += n
+        case .seriesLimit: seriesLimit += n
         }
     }
 }

@@ -18,6 +18,7 @@ public final class Register {
     /// Seeds the bucket table's hash. Random per process by default, so nobody can work out names
     /// whose buckets pile up in one run of slots (each insert and lookup would then walk them all).
     private let hashSeed: UInt64
+    private let limiter: SeriesLimiter?
     private var contexts: [ContextKey: Int32] = [:]
     private var heldBytes = 0
     private var line = LineMetrics()
@@ -38,14 +39,17 @@ public final class Register {
 
     private static let dot = Conventions.constant(".")
 
-    public convenience init(deadline: Int) {
-        self.init(deadline: deadline, hashSeed: ByteHash.processSeed)
+    /// - Parameter limiter: the drains' series limits, shared by every register of the process; nil:
+    ///   no limit.
+    public convenience init(deadline: Int, limiter: SeriesLimiter? = nil) {
+        self.init(deadline: deadline, hashSeed: ByteHash.processSeed, limiter: limiter)
     }
 
     /// A register whose bucket hash is seeded with `hashSeed` (tests).
-    init(deadline: Int, hashSeed: UInt64) {
+    init(deadline: Int, hashSeed: UInt64, limiter: SeriesLimiter? = nil) {
         self.deadline = deadline
         self.hashSeed = hashSeed
+        self.limiter = limiter.flatMap { $0.isUnlimited ? nil : $0 }
         scratchCapacity = 1 << 14
         scratch = .allocate(byteCount: scratchCapacity, alignment: 8)
     }
@@ -119,20 +123,39 @@ public final class Register {
                     }
 
                     let sourceLength = writeSource(sourcePrefix, line.source)
+                    if sourceLength > NameSanitizer.maxLength {
+                        // Cut, it would merge with every other source of the same first 255 characters.
+                        counts.drop(.tooLong, line.metrics.count)
+                        continue
+                    }
                     let lineSeed = ByteHash.mix(ByteHash.hash(sourceBuffer, sourceLength, seed: contextSeed, padded: true),
                                                 UInt64(bitPattern: time))
                     for m in line.metrics {
-                        take(m, prefix: prefix, sourceLength: sourceLength, lineSeed: lineSeed, context: context,
-                             time: time, timestamp: timestamp, token: options.token, resolution: resolution)
+                        switch take(m, prefix: prefix, sourceLength: sourceLength, lineSeed: lineSeed, context: context,
+                                    time: time, timestamp: timestamp, token: options.token, resolution: resolution,
+                                    oldest: nowSeconds - deadlineSpan) {
+                        case .taken: counts.measurements += 1
+                        case .tooLong: counts.drop(.tooLong)
+                        case .overLimit: counts.drop(.seriesLimit)
+                        }
                     }
-                    counts.measurements += line.metrics.count
                 }
                 counts.brokenFrames = reader.brokenFrames
             }
         }
+        let overLimit = counts.count(of: .seriesLimit)
+        if overLimit > 0 {
+            // The drain's owner sees it where they look: in their own metrics.
+            addCounters([(Self.droppedName, Double(overLimit))], source: Self.seriesLimitSource, options: options,
+                        nowMicros: nowMicros, limited: false)
+        }
         releaseOversizedScratch()
         return counts
     }
+
+    /// `l2met.dropped`, source `series_limit`: what a drain lost to its series limit, in its own metrics.
+    static let droppedName = Conventions.constant("l2met.dropped")
+    static let seriesLimitSource = Conventions.constant("series_limit")
 
     /// Adds a drain's report of its own losses (`DrainLoss`) as the counters `logshuttle.dropped` and
     /// `logshuttle.lost`, bucketed as a line of that drain with no `source=` (so the name and source
@@ -141,6 +164,15 @@ public final class Register {
     @discardableResult
     public func add(_ loss: DrainLoss, options: DrainOptions, nowMicros: Int64) -> Int {
         guard !loss.isEmpty else { return 0 }
+        return addCounters([(DrainLoss.droppedName, Double(loss.dropped)), (DrainLoss.lostName, Double(loss.lost))],
+                           source: nil, options: options, nowMicros: nowMicros, limited: true)
+    }
+
+    /// Adds counters (those of value 0 are left out) as a line of the drain with `source` (or none) at
+    /// the receive time: prefixes apply. `limited` false: past the drain's series limit too (the
+    /// report of that limit). Returns the counters taken.
+    private func addCounters(_ counters: [(name: UnsafeRawBufferPointer, value: Double)], source: UnsafeRawBufferPointer?,
+                             options: DrainOptions, nowMicros: Int64, limited: Bool) -> Int {
         let resolution = Int64(max(1, options.resolution))
         let context = contextIndex(options.token, resolution)
         let contextSeed = ByteHash.mix(hashSeed, UInt64(UInt32(bitPattern: context)))
@@ -149,15 +181,18 @@ public final class Register {
         var taken = 0
         prefixBytes.withUnsafeBytes { prefix in
             sourcePrefixBytes.withUnsafeBytes { sourcePrefix in
-                let sourceLength = writeSource(sourcePrefix, nil)
+                let sourceLength = writeSource(sourcePrefix, source)
+                guard sourceLength <= NameSanitizer.maxLength else { return }
                 let lineSeed = ByteHash.mix(ByteHash.hash(sourceBuffer, sourceLength, seed: contextSeed, padded: true),
                                             UInt64(bitPattern: time))
-                for (name, value) in [(DrainLoss.droppedName, loss.dropped), (DrainLoss.lostName, loss.lost)] where value > 0 {
-                    let m = LineMetric(kind: .counter, namePrefix: Conventions.empty, name: name, value: Double(value),
+                for (name, value) in counters where value > 0 {
+                    let m = LineMetric(kind: .counter, namePrefix: Conventions.empty, name: name, value: value,
                                        units: Conventions.empty)
-                    take(m, prefix: prefix, sourceLength: sourceLength, lineSeed: lineSeed, context: context,
-                         time: time, timestamp: nowMicros, token: options.token, resolution: resolution)
-                    taken += 1
+                    if take(m, prefix: prefix, sourceLength: sourceLength, lineSeed: lineSeed, context: context,
+                            time: time, timestamp: nowMicros, token: options.token, resolution: resolution,
+                            oldest: limited ? time : nil) == .taken {
+                        taken += 1
+                    }
                 }
             }
         }
@@ -192,26 +227,41 @@ public final class Register {
     private func writeSource(_ sourcePrefix: UnsafeRawBufferPointer, _ source: UnsafeRawBufferPointer?) -> Int {
         var sourceLength = 0
         if sourcePrefix.count > 0 {
-            sourceLength = NameSanitizer.appendRaw(sourcePrefix, to: sourceBuffer, count: 0)
+            sourceLength = NameSanitizer.appendRaw(sourcePrefix, to: sourceBuffer, count: 0, limit: Self.tooLong)
             if let s = source, s.count > 0 {
-                sourceLength = NameSanitizer.appendRaw(Self.dot, to: sourceBuffer, count: sourceLength)
-                sourceLength = NameSanitizer.append(s, to: sourceBuffer, count: sourceLength)
+                sourceLength = NameSanitizer.appendRaw(Self.dot, to: sourceBuffer, count: sourceLength, limit: Self.tooLong)
+                sourceLength = NameSanitizer.append(s, to: sourceBuffer, count: sourceLength, limit: Self.tooLong)
             }
         } else if let s = source {
-            sourceLength = NameSanitizer.append(s, to: sourceBuffer, count: 0)
+            sourceLength = NameSanitizer.append(s, to: sourceBuffer, count: 0, limit: Self.tooLong)
         }
         return sourceLength
     }
 
-    /// Adds one metric to its bucket (made when new). The source is already in `sourceBuffer`; `lineSeed`
-    /// hashes it with the context and the bucket time.
+    /// One byte past the longest name or source: written up to here, a longer one is seen, not cut.
+    private static let tooLong = NameSanitizer.maxLength + 1
+
+    /// What `take` did with a metric.
+    private enum Taken {
+        case taken
+        /// Its name (with the prefix) is too long: cut, it would merge with every name of the same beginning.
+        case tooLong
+        /// It would be a new series of its drain past the drain's series limit for that interval.
+        case overLimit
+    }
+
+    /// Adds one metric to its bucket (made when new, if the drain's series limit allows: `oldest` is
+    /// the oldest bucket time still taken, nil for no limit). The source is already in `sourceBuffer`;
+    /// `lineSeed` hashes it with the context and the bucket time.
     @inline(__always)
     private func take(_ m: LineMetric, prefix: UnsafeRawBufferPointer, sourceLength: Int, lineSeed: UInt64,
-                      context: Int32, time: Int64, timestamp: Int64, token: String, resolution: Int64) {
-        let limit = m.kind == .measurement ? NameSanitizer.measurementMaxLength : NameSanitizer.maxLength
+                      context: Int32, time: Int64, timestamp: Int64, token: String, resolution: Int64,
+                      oldest: Int64?) -> Taken {
+        let limit = (m.kind == .measurement ? NameSanitizer.measurementMaxLength : NameSanitizer.maxLength) + 1
         var nameLength = NameSanitizer.appendRaw(prefix, to: nameBuffer, count: 0, limit: limit)
         nameLength = NameSanitizer.appendRaw(m.namePrefix, to: nameBuffer, count: nameLength, limit: limit)
         nameLength = NameSanitizer.append(m.name, to: nameBuffer, count: nameLength, limit: limit)
+        if nameLength >= limit { return .tooLong }
         var units = m.units
         if units.count > 0, !Self.isPlainUnits(units) {
             let n = NameSanitizer.append(units, to: unitsBuffer, count: 0)
@@ -227,6 +277,14 @@ public final class Register {
         if let found {
             index = found
         } else {
+            if let limiter, let oldest {
+                // A series hash of the process (not of this register's contexts), so every register agrees.
+                var series = ByteHash.hash(nameBuffer, nameLength, seed: Self.seriesSeed, padded: true)
+                series = ByteHash.hash(sourceBuffer, sourceLength, seed: series, padded: true)
+                if units.count > 0 { series = ByteHash.hash(units, seed: series) }
+                series = ByteHash.finish(ByteHash.mix(series, UInt64(m.kind.rawValue)))
+                if !limiter.admit(token: token, series: series, time: time, oldest: oldest) { return .overLimit }
+            }
             let key = BucketKey(
                 token: token,
                 name: String(decoding: UnsafeBufferPointer(start: nameBuffer, count: nameLength), as: UTF8.self),
@@ -241,7 +299,10 @@ public final class Register {
         }
         table.data[index].add(m.value, timestamp: timestamp)
         if m.kind == .measurement { heldBytes += 8 }
+        return .taken
     }
+
+    private static let seriesSeed: UInt64 = 0x6C32_6D65_745F_7365
 
     private static func zeroedBuffer(_ capacity: Int) -> UnsafeMutablePointer<UInt8> {
         let p = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)

@@ -50,8 +50,27 @@ final class HTTPConnection {
     var trailerBytes = 0
     var inflater: GzipInflater?
 
-    init(fd: Int32, deadline: Int64) {
+    /// When the connection was accepted, and when the current request's first byte came (monotonic ns).
+    let acceptedAt: Int64
+    var requestStart: Int64 = 0
+    /// A request was answered on it (later requests' head time-out starts at their first byte).
+    var served = false
+
+    /// On the `ConnectionTable`'s idle list, as far as the owning worker knows (only it reads this).
+    var parked = false
+    // Guarded by the `ConnectionTable`'s lock.
+    var peer: PeerState?
+    var holdsSlot = false
+    var listed = false
+    var evicted = false
+    var idlePrev: HTTPConnection?
+    var idleNext: HTTPConnection?
+    var peerIdlePrev: HTTPConnection?
+    var peerIdleNext: HTTPConnection?
+
+    init(fd: Int32, acceptedAt: Int64, deadline: Int64) {
         self.fd = fd
+        self.acceptedAt = acceptedAt
         self.deadline = deadline
     }
 

@@ -9,7 +9,7 @@ public final class HTTPServer: @unchecked Sendable {
     private let observer: HTTPServerObserver?
     private let handler: @Sendable (HTTPRequest) -> HTTPResponse
     private let lock = Lock()
-    private let counter = ConnectionCounter()
+    private let table: ConnectionTable
     private let bodyBudget = BodyBudget()
     private var workers: [HTTPWorker] = []
     private var finished: [DispatchSemaphore] = []
@@ -23,6 +23,7 @@ public final class HTTPServer: @unchecked Sendable {
         self.configuration = configuration
         self.observer = observer
         self.handler = handler
+        table = ConnectionTable(limit: configuration.maxConnections, perPeerLimit: configuration.maxConnectionsPerPeer)
     }
 
     deinit { stop(gracePeriod: 0) }
@@ -31,7 +32,10 @@ public final class HTTPServer: @unchecked Sendable {
     public var boundPort: Int { lock.withLock { port } }
 
     /// Open client connections right now.
-    public var openConnections: Int { counter.current }
+    public var openConnections: Int { table.current }
+
+    /// Open client connections with no request in progress (the first to be closed under pressure).
+    public var idleConnections: Int { table.idleCount }
 
     /// Bytes of request bodies held in memory right now (arriving, or with the handler).
     public var bufferedBodyBytes: Int { bodyBudget.current }
@@ -54,7 +58,7 @@ public final class HTTPServer: @unchecked Sendable {
                     }
                 }
                 for fd in listeners {
-                    workers.append(try HTTPWorker(listenFD: fd, configuration: configuration, counter: counter,
+                    workers.append(try HTTPWorker(listenFD: fd, configuration: configuration, table: table,
                                                   bodyBudget: bodyBudget, observer: observer, handler: handler))
                 }
             } catch {

@@ -14,10 +14,22 @@ public struct HTTPServerConfiguration: Sendable {
     public var maxBodyBytes = 10 * 1024 * 1024
     /// Seconds within which a whole request must arrive once it has begun (or once the connection opened); then 408.
     public var requestTimeout = 30.0
+    /// Seconds within which a request's head must arrive, from its first byte (for a connection's first
+    /// request, from the connection's opening); then 408, or a plain close if nothing came. Never more
+    /// than `requestTimeout`.
+    public var headerTimeout = 10.0
     /// Seconds a keep-alive connection may sit idle between requests before it is closed.
-    public var idleTimeout = 60.0
-    /// Open connections across all workers; connections beyond are closed as soon as they are accepted.
+    public var idleTimeout = 15.0
+    /// Open connections across all workers. At the limit a new connection takes the place of the
+    /// oldest idle one (connected, no request in progress), which is closed; only when none is idle
+    /// is it refused (503 and closed).
     public var maxConnections = 10_000
+    /// Open connections from one client address (IPv4 or IPv6), across all workers; 0: no cap. Over
+    /// it, that address's oldest idle connection is closed for the new one; when none of its
+    /// connections is idle, the new one gets 503 and is closed. Other addresses are not affected.
+    /// Behind a proxy every connection comes from the proxy's few addresses: keep it well above the
+    /// requests the proxy has in progress at once, or 0.
+    public var maxConnectionsPerPeer = 1024
     /// Bytes of request bodies held in memory at once, across all connections, while they arrive and
     /// while the handler runs (never less than `maxBodyBytes`). A body that would go past it gets 503
     /// and the connection is closed: without it, slow clients each holding a body near the limit

@@ -8,7 +8,7 @@ final class HTTPWorker {
     private let configuration: HTTPServerConfiguration
     private let handler: @Sendable (HTTPRequest) -> HTTPResponse
     private let observer: HTTPServerObserver?
-    private let counter: ConnectionCounter
+    private let table: ConnectionTable
     private let bodyBudget: BodyBudget
     private let bodyBudgetLimit: Int
     private var listenFD: Int32
@@ -33,21 +33,23 @@ final class HTTPWorker {
     private var spareInflaters: [GzipInflater] = []
 
     private let requestTimeout: Int64
+    private let headerTimeout: Int64
     private let idleTimeout: Int64
     private let lingerTimeout: Int64 = 1_000_000_000
     private let sweepInterval: Int64 = 100_000_000
     private let maxChunkLine = 4096
 
-    init(listenFD: Int32, configuration: HTTPServerConfiguration, counter: ConnectionCounter, bodyBudget: BodyBudget,
+    init(listenFD: Int32, configuration: HTTPServerConfiguration, table: ConnectionTable, bodyBudget: BodyBudget,
          observer: HTTPServerObserver?, handler: @escaping @Sendable (HTTPRequest) -> HTTPResponse) throws {
         self.listenFD = listenFD
         self.configuration = configuration
-        self.counter = counter
+        self.table = table
         self.bodyBudget = bodyBudget
         bodyBudgetLimit = max(configuration.maxBufferedBodyBytes, configuration.maxBodyBytes)
         self.observer = observer
         self.handler = handler
         requestTimeout = Int64(max(0.001, configuration.requestTimeout) * 1e9)
+        headerTimeout = min(requestTimeout, Int64(max(0.001, configuration.headerTimeout) * 1e9))
         idleTimeout = Int64(max(0.001, configuration.idleTimeout) * 1e9)
         epollFD = Sys.epollCreate1(Sys.EPOLL_CLOEXEC)
         guard epollFD >= 0 else { throw HTTPError("epoll_create1: \(errnoText())") }
@@ -150,26 +152,45 @@ final class HTTPWorker {
 
     private func acceptConnections() {
         for _ in 0..<64 {
-            let fd = Sys.accept4(listenFD, nil, nil, Sys.SOCK_NONBLOCK | Sys.SOCK_CLOEXEC)
+            var address = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Sys.accept4(listenFD, $0, &length, Sys.SOCK_NONBLOCK | Sys.SOCK_CLOEXEC)
+                }
+            }
             if fd < 0 {
                 let e = errno
                 if e == EINTR || e == ECONNABORTED || e == EPROTO { continue }
                 if e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM {
-                    // Out of descriptors: stop listening for a moment instead of spinning.
-                    Sys.control(epollFD, Sys.EPOLL_CTL_DEL, fd: listenFD, events: 0)
-                    listenerPausedUntil = now + sweepInterval
+                    // Out of descriptors: close the oldest idle connection (its owner closes its
+                    // descriptor on the hang-up, before this loop accepts again); with none idle,
+                    // stop listening for a moment instead of spinning.
+                    if !((e == EMFILE || e == ENFILE) && table.evictForDescriptors()) {
+                        Sys.control(epollFD, Sys.EPOLL_CTL_DEL, fd: listenFD, events: 0)
+                        listenerPausedUntil = now + sweepInterval
+                    }
                 }
                 return
             }
-            guard counter.acquire(limit: configuration.maxConnections) else {
-                let refusal: StaticString = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 21\r\nConnection: close\r\n\r\ntoo many connections\n"
+            let c = HTTPConnection(fd: fd, acceptedAt: now, deadline: now + headerTimeout)
+            switch table.admit(c, from: PeerAddress(address)) {
+            case .admitted:
+                break
+            case .full:
+                let refusal: StaticString = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 21\r\nConnection: close\r\nRetry-After: 5\r\n\r\ntoo many connections\n"
+                _ = send(fd, refusal.utf8Start, refusal.utf8CodeUnitCount, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+                close(fd)
+                continue
+            case .peerFull:
+                let refusal: StaticString = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 39\r\nConnection: close\r\nRetry-After: 5\r\n\r\ntoo many connections from your address\n"
                 _ = send(fd, refusal.utf8Start, refusal.utf8CodeUnitCount, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
                 close(fd)
                 continue
             }
+            c.parked = true
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            let c = HTTPConnection(fd: fd, deadline: now + requestTimeout)
             let index = Int(fd)
             if index >= connections.count {
                 connections.append(contentsOf: repeatElement(nil, count: max(index + 1 - connections.count, connections.count)))
@@ -199,12 +220,14 @@ final class HTTPWorker {
     private func closeConnection(_ c: HTTPConnection) {
         guard !c.closed else { return }
         c.closed = true
+        c.parked = false
         releaseInflater(c)
         releaseBody(c)
+        // Off the idle list before the descriptor can be reused.
+        table.release(c)
         close(c.fd)
         if Int(c.fd) < connections.count, connections[Int(c.fd)] === c { connections[Int(c.fd)] = nil }
         liveConnections -= 1
-        counter.release()
     }
 
     private func sweep() {
@@ -217,7 +240,11 @@ final class HTTPWorker {
             // A request still arriving gets 408; anything else past its time (idle, lingering, a
             // response the client does not read) is just closed.
             if c.inRequest && c.phase != .lingering && !c.writeBlocked && c.closeMode == .keepOpen {
-                reject(c, 408, "the request did not arrive within \(configuration.requestTimeout) seconds")
+                if c.hasHead {
+                    reject(c, 408, "the request did not arrive within \(configuration.requestTimeout) seconds")
+                } else {
+                    reject(c, 408, "the request head did not arrive within \(Double(headerTimeout) / 1e9) seconds")
+                }
             } else {
                 closeConnection(c)
             }
@@ -227,6 +254,22 @@ final class HTTPWorker {
     // MARK: - Reading
 
     private func handleEvent(_ c: HTTPConnection, _ flags: UInt32) {
+        if c.parked {
+            // Off the idle list while it is worked on; if another worker evicted it meanwhile, close it.
+            c.parked = false
+            guard table.claim(c) else {
+                closeConnection(c)
+                return
+            }
+        }
+        handleEventUnparked(c, flags)
+        if !c.closed && isIdle(c) {
+            table.markIdle(c)
+            c.parked = true
+        }
+    }
+
+    private func handleEventUnparked(_ c: HTTPConnection, _ flags: UInt32) {
         if flags & Sys.EPOLLERR != 0 {
             closeConnection(c)
             return
@@ -296,7 +339,8 @@ final class HTTPWorker {
                     while offset < count && (bytes[offset] == 13 || bytes[offset] == 10) { offset += 1 }
                     if offset == count { return offset }
                     c.inRequest = true
-                    c.deadline = now + requestTimeout
+                    c.requestStart = c.served ? now : c.acceptedAt
+                    c.deadline = c.requestStart + headerTimeout
                     c.headScanFrom = 0
                     c.headLineStart = 0
                 }
@@ -325,6 +369,7 @@ final class HTTPWorker {
                     c.hasHead = true
                 }
                 offset += end
+                c.deadline = c.requestStart + requestTimeout
                 if !startBody(c) { return count }
                 if c.phase == .head {
                     complete(c)
@@ -534,6 +579,7 @@ final class HTTPWorker {
         }
         observer?.requestCompleted(method: head.method, path: head.path, status: response.status, requestBytes: wireBytes)
         c.resetRequest()
+        c.served = true
         c.deadline = now + idleTimeout
         if closing { c.closeMode = .close }
         emit(c, &out)

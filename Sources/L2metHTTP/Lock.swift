@@ -18,22 +18,3 @@ final class Lock: @unchecked Sendable {
         return try body()
     }
 }
-
-/// Open connections across all workers, for `maxConnections`.
-final class ConnectionCounter: @unchecked Sendable {
-    private let lock = Lock()
-    private var open = 0
-
-    /// Takes a slot unless `limit` are taken.
-    func acquire(limit: Int) -> Bool {
-        lock.withLock {
-            guard open < limit else { return false }
-            open += 1
-            return true
-        }
-    }
-
-    func release() { lock.withLock { open -= 1 } }
-
-    var current: Int { lock.withLock { open } }
-}

@@ -12,6 +12,11 @@ final class ClaimLoop {
     private var logger: Logger
     private var claimFailing = false
     private var nextBacklog = 0.0
+    private var quarantined = 0
+    /// Claims that threw, by partition: they may have run all the same (a lost reply, a stalled store),
+    /// so the next claim of that partition is sent again under the same name and time, and hands out
+    /// what they took instead of leaving it leased for a whole lease.
+    private var unanswered: [Int: (id: String, now: Int64)] = [:]
 
     init(context: OutletContext) {
         self.context = context
@@ -39,16 +44,23 @@ final class ClaimLoop {
                     break
                 }
                 let partition = (round + i) % partitions
-                let now = WallClock.seconds()
+                var now = WallClock.seconds()
+                var id = FlushID.make()
+                if let retry = unanswered[partition], retry.now + lease > now + 1 {
+                    (id, now) = retry
+                }
                 let claimed: [ClaimedBucket]
                 do {
                     claimed = try context.store.claim(partition: partition, now: now,
-                                                      limit: min(context.configuration.claimLimit, room), lease: lease)
+                                                      limit: min(context.configuration.claimLimit, room), lease: lease,
+                                                      claimID: id)
+                    unanswered[partition] = nil
                     if claimFailing {
                         claimFailing = false
                         logger.info("store answers again")
                     }
                 } catch {
+                    unanswered[partition] = (id, now)
                     context.metrics.storeErrors.increment()
                     if !claimFailing { logger.error("claim failed", metadata: ["error": "\(error)"]) }
                     claimFailing = true
@@ -79,7 +91,13 @@ final class ClaimLoop {
         nextBacklog = now + context.configuration.backlogInterval
         do {
             let seconds = WallClock.seconds()
-            context.metrics.record(try context.store.backlog(now: seconds), now: seconds)
+            let backlog = try context.store.backlog(now: seconds)
+            context.metrics.record(backlog, now: seconds)
+            if backlog.quarantined > quarantined {
+                logger.error("buckets set aside: their claims kept running out unsettled (an outlet crashing or stalling on them)",
+                             metadata: ["quarantined": "\(backlog.quarantined)", "new": "\(backlog.quarantined - quarantined)"])
+            }
+            quarantined = backlog.quarantined
         } catch {
             context.metrics.storeErrors.increment()
         }

@@ -41,9 +41,10 @@ struct OutletMetrics: Sendable {
         queuedBuckets = registry.gauge("l2met_outlet_queued_buckets", "Claimed buckets waiting in the outlet's queue.")
         openBreakers = registry.gauge("l2met_outlet_open_breakers", "Destinations whose breaker is open or probing.")
         var backlog: [String: Gauge] = [:]
-        for state in ["due", "scheduled", "claimed", "retrying"] {
+        for state in ["due", "scheduled", "claimed", "retrying", "quarantined"] {
             backlog[state] = registry.gauge("l2met_store_buckets", "Buckets in the store by state: due now, scheduled later "
-                                            + "(open intervals, back-off, deferral), claimed, retrying (held after a failure, any state).",
+                                            + "(open intervals, back-off, deferral), claimed, retrying (held after a failure, any state), quarantined "
+                                            + "(set aside after their claims kept running out unsettled).",
                                             labels: [("state", state)])
         }
         self.backlog = backlog
@@ -64,6 +65,7 @@ struct OutletMetrics: Sendable {
         backlog["scheduled"]!.set(b.scheduled)
         backlog["claimed"]!.set(b.claimed)
         backlog["retrying"]!.set(b.retrying)
+        backlog["quarantined"]!.set(b.quarantined)
         oldestUndelivered.set(Int(b.oldestAge(now: now)))
     }
 

@@ -26,6 +26,7 @@ final class LogsEndpoint: @unchecked Sendable {
     private let dropped: [DropReason: Counter]
     private let refused: Counter
     private let refusedFailing: Counter
+    private let seriesLimited: LabelledCounters
     private let duplicates: Counter
     private let framesInProgress: Counter
     private let unchecked: Counter
@@ -55,6 +56,9 @@ final class LogsEndpoint: @unchecked Sendable {
         refused = metrics.counter("l2met_overload_refusals_total", "Drains answered 503 because too much is held in memory.")
         refusedFailing = metrics.counter("l2met_flush_failure_refusals_total",
                                          "Drains answered 503 because the store has refused the receiver's flushes for longer than --flush-failure-limit.")
+        seriesLimited = metrics.counters("l2met_drain_series_limited_total",
+                                         "Measurements dropped past a drain's series limit, by drain (DrainID: a hash of its token).",
+                                         label: "drain")
         var dropped: [DropReason: Counter] = [:]
         for reason in DropReason.allCases {
             dropped[reason] = metrics.counter("l2met_dropped_total", "Pairs or lines dropped, by reason.",
@@ -143,6 +147,11 @@ final class LogsEndpoint: @unchecked Sendable {
         bodyBytes.increment(by: request.body.count)
         for reason in DropReason.allCases {
             dropped[reason]!.increment(by: counts.count(of: reason))
+        }
+        let overLimit = counts.count(of: .seriesLimit)
+        if overLimit > 0 {
+            // Per drain, named by a hash of its token (which stays secret), only for drains that hit it.
+            seriesLimited[DrainID.of(token: options.token)].increment(by: overLimit)
         }
         if counts.frames == 0 && counts.brokenFrames > 0 {
             return .text(400, "no frame could be read: expected octet-counted syslog frames (LEN SP <PRI>1 …)")

@@ -16,7 +16,7 @@ final class RegisterPool: @unchecked Sendable {
         let register: Register
         /// Set under `lock` by `close()`: no more bodies.
         var closed = false
-        init(deadline: Int) { register = Register(deadline: deadline) }
+        init(deadline: Int, limiter: SeriesLimiter?) { register = Register(deadline: deadline, limiter: limiter) }
     }
 
     private let slots: [Slot]
@@ -24,10 +24,15 @@ final class RegisterPool: @unchecked Sendable {
     private var cursor = 0
     private let sizeLock = NSLock()
     private var slotBytes: [Int]
+    private let limiter: SeriesLimiter?
+    private let deadline: Int
 
-    init(count: Int, deadline: Int) {
-        slots = (0..<max(1, count)).map { _ in Slot(deadline: deadline) }
+    /// - Parameter limiter: the drains' series limits, shared by the registers; nil: none.
+    init(count: Int, deadline: Int, limiter: SeriesLimiter? = nil) {
+        slots = (0..<max(1, count)).map { _ in Slot(deadline: deadline, limiter: limiter) }
         slotBytes = Array(repeating: 0, count: slots.count)
+        self.limiter = limiter
+        self.deadline = deadline
     }
 
     /// Parses `body` into one of the registers, with the drain's own loss report `loss` (counted in
@@ -60,8 +65,10 @@ final class RegisterPool: @unchecked Sendable {
         return counts
     }
 
-    /// Empties every register.
+    /// Empties every register (and forgets series limits of intervals no drain can still write to).
     func takeAll() -> [(key: BucketKey, data: BucketData)] {
+        // The longest resolution is an hour: older intervals of any drain are closed.
+        limiter?.forget(before: WallClock.seconds() - Int64(deadline + 1) * 3600)
         var out: [(key: BucketKey, data: BucketData)] = []
         for (index, slot) in slots.enumerated() {
             slot.lock.lock()

@@ -55,7 +55,8 @@ public final class Server: @unchecked Sendable {
         var logs: LogsEndpoint?
         var flusherForHealth: Flusher?
         if c.runReceiver {
-            let registers = RegisterPool(count: c.http.workers, deadline: c.deadline)
+            let registers = RegisterPool(count: c.http.workers, deadline: c.deadline,
+                                         limiter: SeriesLimiter(maxSeriesPerInterval: c.maxSeriesPerDrain))
             let flusher = Flusher(registers: registers, store: store, interval: c.flushInterval, deadline: c.deadline,
                                   memoryLimit: c.memoryLimitBytes, flushBytes: c.flushBytes,
                                   failureLimit: c.flushFailureLimit, metrics: metrics,

@@ -38,6 +38,10 @@ public struct ServerConfiguration: Sendable {
     /// HTTP limits and concurrency.
     public var http = HTTPServerConfiguration()
 
+    /// Distinct series (name × source × kind × units) one drain may have per interval; past it new
+    /// series are dropped and counted (and reported in the drain's own metrics). 0: no limit.
+    public var maxSeriesPerDrain = 20_000
+
     /// The outlet's threads, queue, retries, breakers, lease and retention (its Librato URL and
     /// user agent are set from `libratoURL` and the build when the server starts).
     public var outlet = OutletConfiguration()

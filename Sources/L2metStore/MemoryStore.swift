@@ -31,6 +31,10 @@ public final class MemoryStore: Store, @unchecked Sendable {
         var retrying = TimeIndex<BucketKey>()
         /// Failed attempts per bucket (absent: none).
         var attempts: [BucketKey: Int] = [:]
+        /// Leases that ran out unsettled, per bucket.
+        var expiries: [BucketKey: Int] = [:]
+        /// Buckets set aside after too many expiries, with their data.
+        var quarantine: [BucketKey: BucketData] = [:]
 
         /// Forgets a bucket's retry state (delivered, dropped, or its data is gone).
         mutating func forgetRetries(_ key: BucketKey) {
@@ -57,8 +61,12 @@ public final class MemoryStore: Store, @unchecked Sendable {
     private let lock = NSLock()
     private var parts: [Partition]
 
-    public init(partitions: Int = 1) {
+    /// Lease expiries after which a bucket is set aside (see `Store.claim`).
+    public let maxClaimExpiries: Int
+
+    public init(partitions: Int = 1, maxClaimExpiries: Int = 3) {
         self.partitions = max(1, partitions)
+        self.maxClaimExpiries = max(0, maxClaimExpiries)
         parts = Array(repeating: Partition(), count: self.partitions)
     }
 
@@ -85,7 +93,8 @@ public final class MemoryStore: Store, @unchecked Sendable {
         }
     }
 
-    public func claim(partition: Int, now: Int64, limit: Int, lease: Int64) throws -> [ClaimedBucket] {
+    /// Never throws once the partition is valid, so `claimID` has nothing to recover here.
+    public func claim(partition: Int, now: Int64, limit: Int, lease: Int64, claimID: String?) throws -> [ClaimedBucket] {
         guard (0..<partitions).contains(partition) else {
             throw StoreError.protocolError("partition \(partition) out of range 0..<\(partitions)")
         }
@@ -95,9 +104,19 @@ public final class MemoryStore: Store, @unchecked Sendable {
         parts[partition] = Partition()  // keep `part` uniquely referenced while it is mutated
         defer { parts[partition] = part }
 
-        // Expired leases: the claimed data (merged with any part appended since) is due again.
+        // Expired leases: the claimed data (merged with any part appended since) is due again, or
+        // set aside once its claims kept running out.
         for (key, expiry) in part.leases.first(upTo: now, limit: Int.max) {
-            part.unclaim(key, due: expiry)
+            guard part.unclaim(key, due: expiry) else {
+                part.expiries[key] = nil
+                continue
+            }
+            part.expiries[key, default: 0] += 1
+            if maxClaimExpiries > 0 && part.expiries[key]! > maxClaimExpiries {
+                part.due.remove(key)
+                part.quarantine[key] = part.pending.removeValue(forKey: key)
+                part.expiries[key] = nil
+            }
         }
 
         var out: [ClaimedBucket] = []
@@ -123,6 +142,7 @@ public final class MemoryStore: Store, @unchecked Sendable {
             parts[p].claimed[key] = nil
             parts[p].leases.remove(key)
             parts[p].forgetRetries(key)
+            parts[p].expiries[key] = nil
             if let due = parts[p].waiting.remove(key), parts[p].pending[key] != nil {
                 parts[p].due.insert(key, score: due)
             }
@@ -134,7 +154,9 @@ public final class MemoryStore: Store, @unchecked Sendable {
         defer { lock.unlock() }
         for key in keys {
             let p = StorePartitioning.partition(of: key, partitions: partitions)
-            guard parts[p].leases.score(of: key) == leaseEnd, parts[p].unclaim(key, due: dueAt) else { continue }
+            guard parts[p].leases.score(of: key) == leaseEnd else { continue }
+            parts[p].expiries[key] = nil
+            guard parts[p].unclaim(key, due: dueAt) else { continue }
             guard reason != .released else { continue }
             if parts[p].retrying.score(of: key) == nil { parts[p].retrying.insert(key, score: key.end) }
             if reason == .failed { parts[p].attempts[key, default: 0] += 1 }
@@ -153,6 +175,7 @@ public final class MemoryStore: Store, @unchecked Sendable {
             b.retrying += part.retrying.count
             if let end = part.retrying.lowestScore { b.oldestRetryingEnd = min(b.oldestRetryingEnd ?? end, end) }
             if let due = part.due.lowestScore { b.earliestDue = min(b.earliestDue ?? due, due) }
+            b.quarantined += part.quarantine.count
         }
         return b
     }

@@ -89,18 +89,55 @@ enum RedisScripts {
     /// First every claim whose lease ended by `now` is due again (its data merged with any part
     /// appended meanwhile); then up to `limit` members of the due set with score <= now have their
     /// data renamed to the claimed-data key and are entered in the claimed set at the lease end.
-    /// A member whose data is gone (expired) loses its retry state. Returns a flat array: member,
-    /// data, failed attempts, member, data, attempts, …
+    /// A member whose data is gone (expired) loses its retry state.
+    ///
+    /// A claim whose lease ran out without being settled (its outlet crashed or stalled) counts one
+    /// expiry for each of its members; a member past ARGV[7] expiries is set aside in the quarantine
+    /// set instead of being due again, so a bucket that kills its outlet cannot do so for ever.
+    ///
+    /// ARGV[6], when not empty, names the claim: what it claims is recorded under `P claim:ID` (for
+    /// the lease, at most a day), and a call with the same name returns what is recorded (still leased
+    /// to it) without claiming more, so a claim whose reply was lost is recovered by sending it again,
+    /// not a lease later. The caller deletes the record once it has the reply.
+    /// Returns a flat array: number set aside, then member, data, failed attempts, member, …
     static let claim = RedisScript("""
         \(unclaim)
         local prefix, p, now, limit, leaseEnd = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+        local claimID, maxExpiries = ARGV[6] or '', tonumber(ARGV[7] or '0')
         local dueKey = prefix .. 'due:' .. p
         local claimedKey = prefix .. 'claimed:' .. p
+        local triesKey = prefix .. 'tries:' .. p
+        local record = prefix .. 'claim:' .. claimID
+        if claimID ~= '' and redis.call('EXISTS', record) == 1 then
+          local out = {0}
+          for _, m in ipairs(redis.call('LRANGE', record, 0, -1)) do
+            local score = redis.call('ZSCORE', claimedKey, m)
+            if score and tonumber(score) == tonumber(leaseEnd) then
+              out[#out + 1] = m
+              out[#out + 1] = redis.call('GET', prefix .. 'c:' .. m)
+              out[#out + 1] = tonumber(redis.call('HGET', triesKey, m) or '0')
+            end
+          end
+          return out
+        end
+        local setAside = 0
+        local expiriesKey = prefix .. 'expiries:' .. p
         local expired = redis.call('ZRANGEBYSCORE', claimedKey, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 10000)
         for i = 1, #expired, 2 do
-          unclaim(prefix, p, expired[i], expired[i + 1])
+          local m = expired[i]
+          if unclaim(prefix, p, m, expired[i + 1]) then
+            local n = redis.call('HINCRBY', expiriesKey, m, 1)
+            if maxExpiries > 0 and n > maxExpiries then
+              redis.call('ZREM', dueKey, m)
+              redis.call('ZADD', prefix .. 'quarantine:' .. p, now, m)
+              redis.call('HDEL', expiriesKey, m)
+              setAside = setAside + 1
+            end
+          else
+            redis.call('HDEL', expiriesKey, m)
+          end
         end
-        local out = {}
+        local out = {setAside}
         if limit <= 0 then return out end
         local due = redis.call('ZRANGEBYSCORE', dueKey, '-inf', now, 'LIMIT', 0, limit)
         for _, m in ipairs(due) do
@@ -111,11 +148,16 @@ enum RedisScripts {
             redis.call('ZADD', claimedKey, leaseEnd, m)
             out[#out + 1] = m
             out[#out + 1] = redis.call('GET', c)
-            out[#out + 1] = tonumber(redis.call('HGET', prefix .. 'tries:' .. p, m) or '0')
+            out[#out + 1] = tonumber(redis.call('HGET', triesKey, m) or '0')
+            if claimID ~= '' then redis.call('RPUSH', record, m) end
           else
-            redis.call('HDEL', prefix .. 'tries:' .. p, m)
+            redis.call('HDEL', triesKey, m)
             redis.call('ZREM', prefix .. 'retrying:' .. p, m)
+            redis.call('HDEL', expiriesKey, m)
           end
+        end
+        if claimID ~= '' and #out > 1 then
+          redis.call('EXPIRE', record, math.max(1, math.min(86400, tonumber(leaseEnd) - tonumber(now))))
         end
         return out
         """)
@@ -131,6 +173,7 @@ enum RedisScripts {
           redis.call('ZREM', prefix .. 'claimed:' .. p, m)
           redis.call('HDEL', prefix .. 'tries:' .. p, m)
           redis.call('ZREM', prefix .. 'retrying:' .. p, m)
+          redis.call('HDEL', prefix .. 'expiries:' .. p, m)
           local waitingKey = prefix .. 'waiting:' .. p
           local w = redis.call('ZSCORE', waitingKey, m)
           if w then
@@ -159,6 +202,7 @@ extension RedisScripts {
           local m, p = ARGV[i], ARGV[i + 1]
           local score = redis.call('ZSCORE', prefix .. 'claimed:' .. p, m)
           if score and tonumber(score) == leaseEnd then
+            redis.call('HDEL', prefix .. 'expiries:' .. p, m)
             if unclaim(prefix, p, m, due) and reason ~= 'released' then
               local r, t = string.match(m, '^[^|]*|(%d+)|(%-?%d+)|')
               redis.call('ZADD', prefix .. 'retrying:' .. p, 'NX', (tonumber(t) or 0) + (tonumber(r) or 0), m)

@@ -29,13 +29,19 @@ public final class RedisStore: Store, @unchecked Sendable {
     let pool: RedisConnectionPool
     private let counterLock = NSLock()
     private var corrupt = 0
+    private var quarantined = 0
+    /// Lease expiries (claims never settled: their outlet crashed or stalled) after which a bucket is
+    /// set aside in the quarantine set instead of being due again.
+    public let maxClaimExpiries: Int
 
     /// Parses `url` (no connection is made yet: the first call connects). Throws `RedisURLError`
     /// for a malformed URL. `rediss://` connects through in-process TLS tunnels (`RedisTLSTunnel`),
     /// each torn down with its connection; `connectTimeout` bounds the TCP connect and TLS handshake.
     public init(url: String, partitions: Int = 1, prefix: String = "l2met", poolSize: Int = 4,
                 connectTimeout: Double = 2, commandTimeout: Double = 10, bucketTTL: Int64 = 86_400,
-                appendChunk: Int = 1000, appendChunkBytes: Int = 1 << 20, lostReplyRetryWindow: Double = 5) throws {
+                appendChunk: Int = 1000, appendChunkBytes: Int = 1 << 20, lostReplyRetryWindow: Double = 5,
+                maxClaimExpiries: Int = 3) throws {
+        self.maxClaimExpiries = max(0, maxClaimExpiries)
         self.url = try RedisURL(parsing: url)
         self.partitions = max(1, partitions)
         self.prefix = prefix.hasSuffix(":") ? prefix : prefix + ":"
@@ -46,6 +52,13 @@ public final class RedisStore: Store, @unchecked Sendable {
         let tls = self.url.tls ? try RedisTLSContext(verifyCertificate: self.url.verifyCertificate) : nil
         pool = RedisConnectionPool(url: self.url, size: poolSize, connectTimeout: connectTimeout,
                                    commandTimeout: commandTimeout, tls: tls)
+    }
+
+    /// Buckets set aside (quarantined) by this process's claims after too many lease expiries.
+    public var quarantinedBuckets: Int {
+        counterLock.lock()
+        defer { counterLock.unlock() }
+        return quarantined
     }
 
     /// Claimed buckets whose key or data could not be decoded (written by something else); they are deleted.
@@ -161,15 +174,29 @@ public final class RedisStore: Store, @unchecked Sendable {
 
     // MARK: claim
 
-    public func claim(partition: Int, now: Int64, limit: Int, lease: Int64) throws -> [ClaimedBucket] {
+    public func claim(partition: Int, now: Int64, limit: Int, lease: Int64, claimID: String?) throws -> [ClaimedBucket] {
         guard (0..<partitions).contains(partition) else {
             throw StoreError.protocolError("partition \(partition) out of range 0..<\(partitions)")
         }
         let leaseEnd = L2metStore.leaseEnd(now: now, lease: lease)
+        // Named, so that sending it again after a lost reply hands out what it claimed (see the script).
+        let claimID = claimID ?? FlushID.make()
         let reply = try eval(RedisScripts.claim, [prefix, String(partition), String(now), String(max(0, limit)),
-                                                  String(leaseEnd)])
-        guard case .array(let flat) = reply, flat.count % 3 == 0 else {
+                                                  String(leaseEnd), claimID, String(maxClaimExpiries)])
+        guard case .array(let all) = reply, let head = all.first, case .integer(let setAside) = head,
+              (all.count - 1) % 3 == 0 else {
             throw StoreError.protocolError("unexpected reply to claim")
+        }
+        let flat = Array(all.dropFirst())
+        if !flat.isEmpty {
+            // The reply is here: the record that would recover it is not needed any more (it expires
+            // with the lease anyway).
+            _ = try? pool.withConnection { try $0.pipeline([RedisCommand("UNLINK", prefix + "claim:" + claimID)]) }
+        }
+        if setAside > 0 {
+            counterLock.lock()
+            quarantined += Int(setAside)
+            counterLock.unlock()
         }
         var out: [ClaimedBucket] = []
         out.reserveCapacity(flat.count / 3)
@@ -258,6 +285,7 @@ public final class RedisStore: Store, @unchecked Sendable {
             commands.append(RedisCommand("ZCARD", retrying))
             commands.append(RedisCommand("ZRANGE", retrying, "0", "0", "WITHSCORES"))
             commands.append(RedisCommand("ZRANGE", due, "0", "0", "WITHSCORES"))
+            commands.append(RedisCommand("ZCARD", prefix + "quarantine:\(p)"))
         }
         let replies = try withRetry { try $0.pipeline(commands) }
         func integer(_ r: RedisReply) throws -> Int {
@@ -270,7 +298,7 @@ public final class RedisStore: Store, @unchecked Sendable {
         }
         var b = StoreBacklog()
         for p in 0..<partitions {
-            let r = replies[(p * 6)..<(p * 6 + 6)].map { $0 }
+            let r = replies[(p * 7)..<(p * 7 + 7)].map { $0 }
             let dueNow = try integer(r[0])
             b.due += dueNow
             b.scheduled += try integer(r[1]) - dueNow
@@ -278,6 +306,7 @@ public final class RedisStore: Store, @unchecked Sendable {
             b.retrying += try integer(r[3])
             if let end = lowest(r[4]) { b.oldestRetryingEnd = min(b.oldestRetryingEnd ?? end, end) }
             if let due = lowest(r[5]) { b.earliestDue = min(b.earliestDue ?? due, due) }
+            b.quarantined += try integer(r[6])
         }
         return b
     }

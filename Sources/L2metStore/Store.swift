@@ -39,6 +39,8 @@ public struct StoreBacklog: Sendable, Equatable {
     public var oldestRetryingEnd: Int64?
     /// The earliest due time among due and scheduled buckets.
     public var earliestDue: Int64?
+    /// Buckets set aside because their claims kept expiring unsettled (an outlet crashing on them).
+    public var quarantined = 0
     public init() {}
 
     /// Seconds the oldest undelivered bucket has waited at `now`: since the end of the oldest retrying
@@ -83,9 +85,16 @@ public protocol Store: AnyObject, Sendable {
                          dueAt: (BucketKey) -> Int64) throws -> [AppendRefusal]
 
     /// Atomically claims up to `limit` buckets of `partition` that are due at `now` (epoch seconds),
-    /// leasing them for `lease` seconds. Claims whose lease ran out are due again first.
+    /// leasing them for `lease` seconds. Claims whose lease ran out are due again first; a bucket whose
+    /// claims ran out unsettled more than a few times in a row (3 by default: an outlet crashing on
+    /// it) is set aside in quarantine instead (`StoreBacklog.quarantined`), so the rest go on.
     /// Two callers never get the same bucket while its lease lasts.
-    func claim(partition: Int, now: Int64, limit: Int, lease: Int64) throws -> [ClaimedBucket]
+    ///
+    /// A claim that throws may have claimed buckets all the same (a reply lost, a store that stalled
+    /// past the time-out). Calling again with the same `claimID` (`FlushID.make()`) and the same `now`
+    /// and `lease` hands out what that claim took, if it ran, instead of leaving it leased until its
+    /// lease ends; nil claims without that guard.
+    func claim(partition: Int, now: Int64, limit: Int, lease: Int64, claimID: String?) throws -> [ClaimedBucket]
 
     /// Deletes claimed buckets for good: the destination accepted them, or refused them for good.
     /// Keys that are not claimed (any more) are ignored. A part appended while a bucket was claimed
@@ -108,6 +117,11 @@ public protocol Store: AnyObject, Sendable {
 }
 
 extension Store {
+    /// Claims under a fresh name: for callers that do not retry a failed claim.
+    public func claim(partition: Int, now: Int64, limit: Int, lease: Int64) throws -> [ClaimedBucket] {
+        try claim(partition: partition, now: now, limit: limit, lease: lease, claimID: nil)
+    }
+
     /// Gives never-tried claimed buckets back, due at `now` (see `reschedule`).
     public func release(_ keys: [BucketKey], leaseEnd: Int64, now: Int64) throws {
         try reschedule(keys, leaseEnd: leaseEnd, dueAt: now, because: .released)

@@ -37,6 +37,11 @@ struct Serve: ParsableCommand {
     var flushFailureLimit = 30.0
     @Option(help: "Partitions of the store's due index.") var partitions = 1
     @Option(help: """
+        Distinct series (name × source) one drain may have per interval; past it new series are dropped, \
+        counted, and reported in the drain's own metrics as l2met.dropped, source series_limit. 0: no limit.
+        """)
+    var maxSeriesPerDrain = 20_000
+    @Option(help: """
         Seconds a drain body's Logplex-Frame-Id is remembered: a body logplex sends again within it is \
         answered 200 and not counted again (across receivers sharing Redis). 0 turns the check off.
         """)
@@ -45,8 +50,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Largest request body in bytes, after gzip decoding.") var bodyLimit = 10 * 1024 * 1024
     @Option(help: "Largest request head in bytes.") var headerLimit = 16 * 1024
     @Option(help: "Seconds a whole request may take to arrive.") var requestTimeout = 30.0
-    @Option(help: "Seconds an idle keep-alive connection is kept.") var idleTimeout = 60.0
-    @Option(help: "Most simultaneous connections.") var maxConnections = 10_000
+    @Option(help: "Seconds an idle keep-alive connection is kept.") var idleTimeout = 15.0
+    @Option(help: "Most simultaneous connections (idle ones are closed, oldest first, to make room).") var maxConnections = 10_000
+    @OptionGroup var connectionOptions: ConnectionOptions
     @Option(help: "Bytes of request bodies held in memory at once, all connections together, before drains get 503.")
     var bodyMemoryLimit = 256 * 1024 * 1024
     @Option(help: "Outlet sender threads (requests in flight at once, all destinations together).") var outletWorkers = 16
@@ -78,6 +84,7 @@ struct Serve: ParsableCommand {
         if flushInterval <= 0 { throw ValidationError("--flush-interval must be above 0") }
         if !(flushFailureLimit >= 0) { throw ValidationError("--flush-failure-limit must be 0 or more") }
         if partitions < 1 { throw ValidationError("--partitions must be at least 1") }
+        if maxSeriesPerDrain < 0 { throw ValidationError("--max-series-per-drain must be 0 (no limit) or more") }
         if !(0...86_400).contains(frameIDWindow) { throw ValidationError("--frame-id-window must be 0 to 86400 seconds") }
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
         if outletWorkers < 1 { throw ValidationError("--outlet-workers must be at least 1") }
@@ -141,6 +148,7 @@ struct Serve: ParsableCommand {
         c.memoryLimitBytes = memoryLimit
         c.flushFailureLimit = flushFailureLimit
         c.partitions = partitions
+        c.maxSeriesPerDrain = maxSeriesPerDrain
         c.frameIDWindow = frameIDWindow
         if let workers { c.http.workers = max(1, workers) }
         c.http.maxBodyBytes = bodyLimit
@@ -148,6 +156,7 @@ struct Serve: ParsableCommand {
         c.http.requestTimeout = requestTimeout
         c.http.idleTimeout = idleTimeout
         c.http.maxConnections = maxConnections
+        connectionOptions.apply(to: &c)
         c.http.maxBufferedBodyBytes = bodyMemoryLimit
         c.outlet.workers = outletWorkers
         c.outlet.perDestinationConcurrency = outletPerDestination

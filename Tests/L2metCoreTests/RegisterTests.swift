@@ -147,28 +147,45 @@ final class RegisterTests: XCTestCase {
                    + frame("count#" + String(repeating: "n", count: 300) + "=1", timestamp: ts(0)),
                    options: DrainOptions(token: "t", prefix: "p"))
         let all = sorted(r)
-        XCTAssertEqual(all.count, 2)
+        XCTAssertEqual(all.count, 1, "the 302-byte name is dropped, not cut")
         XCTAssertEqual(all[0].key.name, "p.caf__x")
         XCTAssertEqual(all[0].key.source, "web_1__")
-        XCTAssertEqual(all[1].key.name, "p." + String(repeating: "n", count: 253))
-        XCTAssertEqual(all[1].key.name.utf8.count, 255)
     }
 
-    func testEveryNameAndSourceStaysWithin255BytesWhateverThePrefixes() {
+    /// A name or source past 255 bytes (248 for a measurement name, whose .median … gauges must fit)
+    /// is dropped and counted, never cut: two long names cut alike would merge into one series.
+    func testTooLongNamesAndSourcesAreDroppedNotCut() {
         let r = Register(deadline: 2)
+        let a = String(repeating: "n", count: 260) + "a", b = String(repeating: "n", count: 260) + "b"
+        let c = ingest(r, frame("count#\(a)=1 count#\(b)=2 count#ok=3", timestamp: ts(0))
+                       + frame("measure#" + String(repeating: "m", count: 248) + "=1 measure#"
+                               + String(repeating: "m", count: 249) + "=2", timestamp: ts(0))
+                       + frame("count#x=1 source=" + String(repeating: "s", count: 256), timestamp: ts(0))
+                       + frame("count#" + String(repeating: "c", count: 255) + "=1 source=" + String(repeating: "s", count: 255),
+                               timestamp: ts(0)))
+        XCTAssertEqual(c.count(of: .tooLong), 4)
+        XCTAssertEqual(c.measurements, 3)
+        let names = sorted(r).map(\.key.name.utf8.count).sorted()
+        XCTAssertEqual(names, [2, 248, 255], "ok, the 248-byte measurement, the 255-byte counter of a 255-byte source")
+        // With prefixes: what counts is the whole name and the whole source.
+        let p = Register(deadline: 2)
         let long = String(repeating: "s", count: 300)
-        _ = ingest(r, frame("measure#" + String(repeating: "m", count: 300) + "=1 count#c=1 source=x", timestamp: ts(0)),
-                   options: DrainOptions(token: "t", sourcePrefix: long))
-        let all = sorted(r)
-        XCTAssertEqual(all.count, 2)
-        for b in all {
-            // A 255-byte source prefix leaves no room for ".x": the source is the prefix, cut at 255.
-            XCTAssertEqual(b.key.source, String(repeating: "s", count: 255))
+        let d = ingest(p, frame("measure#m=1 count#c=1 source=x", timestamp: ts(0)), options: DrainOptions(token: "t", sourcePrefix: long))
+        XCTAssertEqual(d.count(of: .tooLong), 2)
+        XCTAssertEqual(p.bucketCount, 0)
+        let e = ingest(p, frame("count#" + String(repeating: "c", count: 250) + "=1", timestamp: ts(0)),
+                       options: DrainOptions(token: "t", prefix: "prefix"))
+        XCTAssertEqual(e.count(of: .tooLong), 1, "prefix.NAME is 257 bytes")
+    }
+
+    func testValuesBeyondOneE100AreDroppedAsBadValues() {
+        let r = Register(deadline: 2)
+        let c = ingest(r, frame("count#x=1e308 count#x=1e308 measure#y=1e200 measure#y=-1e101 measure#y=1e100 count#z=1e99", timestamp: ts(0)))
+        XCTAssertEqual(c.count(of: .badValue), 4)
+        XCTAssertEqual(c.measurements, 2)
+        for b in r.takeAll() {
+            XCTAssertTrue(b.data.sum.isFinite, "\(b.key.name)")
         }
-        // Measurement names leave room for ".median" / ".perc95" / ".perc99": 248 + 7 = 255.
-        let measurement = all.first { $0.key.kind == .measurement }!
-        XCTAssertEqual(measurement.key.name, String(repeating: "m", count: 248))
-        XCTAssertEqual(all.first { $0.key.kind == .counter }!.key.name, "c")
     }
 
     func testCountsForBrokenFramesAndBadInput() {
@@ -337,4 +354,46 @@ final class RegisterTests: XCTestCase {
 func pad(_ v: Int, _ width: Int) -> String {
     let s = String(v)
     return String(repeating: "0", count: max(0, width - s.count)) + s
+}
+
+/// Series limits per drain, shared by the registers of a process.
+final class SeriesLimitTests: XCTestCase {
+    let minute: Int64 = 1_234_567_860
+
+    func body(_ names: Range<Int>, source: String = "web.1") -> String {
+        names.map { frame("count#m\($0)=1 source=\(source)", timestamp: "2009-02-13T23:31:30.000000Z") }.joined()
+    }
+
+    func testAFloodingDrainKeepsItsFirstSeriesAndIsToldInItsOwnMetrics() {
+        let limiter = SeriesLimiter(maxSeriesPerInterval: 10)
+        let r1 = Register(deadline: 2, limiter: limiter), r2 = Register(deadline: 2, limiter: limiter)
+        let now = (minute + 5) * 1_000_000
+        let flood = DrainOptions(token: "flood"), quiet = DrainOptions(token: "quiet")
+        let c1 = r1.ingest(Array(body(0..<8).utf8), options: flood, nowMicros: now)
+        XCTAssertEqual(c1.count(of: .seriesLimit), 0)
+        // The second register shares the limit: 2 more new series fit, and the first 8 again.
+        let c2 = r2.ingest(Array(body(0..<30).utf8), options: flood, nowMicros: now)
+        XCTAssertEqual(c2.count(of: .seriesLimit), 20)
+        XCTAssertEqual(c2.measurements, 10)
+        // Another drain is not touched.
+        let c3 = r2.ingest(Array(body(0..<10).utf8), options: quiet, nowMicros: now)
+        XCTAssertEqual(c3.count(of: .seriesLimit), 0)
+        let flooded = (r1.takeAll() + r2.takeAll()).filter { $0.key.token == "flood" }
+        let report = flooded.filter { $0.key.name == "l2met.dropped" }
+        XCTAssertEqual(report.map(\.key.source), ["series_limit"])
+        XCTAssertEqual(report.first?.data.sum, 20, "the drain's own metrics say how many it lost")
+        XCTAssertEqual(Set(flooded.map(\.key.name)).subtracting(["l2met.dropped"]).count, 10)
+        // A later interval starts afresh, and what is older than the oldest open interval is forgotten.
+        let later = r1.ingest(Array(body(100..<105).utf8).map { $0 }, options: flood, nowMicros: now)
+        XCTAssertEqual(later.count(of: .seriesLimit), 5, "same interval: still full")
+        limiter.forget(before: minute + 60)
+        XCTAssertEqual(limiter.trackedDrains, 0)
+    }
+
+    func testNoLimitTakesEverything() {
+        let r = Register(deadline: 2, limiter: SeriesLimiter(maxSeriesPerInterval: 0))
+        let c = r.ingest(Array(body(0..<50).utf8), options: DrainOptions(token: "t"), nowMicros: (minute + 5) * 1_000_000)
+        XCTAssertEqual(c.measurements, 50)
+        XCTAssertEqual(r.bucketCount, 50)
+    }
 }

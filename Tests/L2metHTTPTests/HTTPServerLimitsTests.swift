@@ -60,24 +60,27 @@ final class HTTPServerLimitsTests: XCTestCase {
         XCTAssertEqual(server.openConnections, 0)
     }
 
-    func testConnectionsBeyondTheLimitAreClosed() throws {
+    func testConnectionsBeyondTheLimitAreClosedWhenNoneIsIdle() throws {
         let server = try makeServer(configure: { $0.maxConnections = 2 })
         defer { server.stop(gracePeriod: 1) }
-        let first = try HTTPClientConnection(host: "127.0.0.1", port: server.boundPort, timeout: 10)
-        let second = try HTTPClientConnection(host: "127.0.0.1", port: server.boundPort, timeout: 10)
-        XCTAssertEqual(try first.request(method: "GET", path: "/1", headers: [], body: []).status, 200)
-        XCTAssertEqual(try second.request(method: "GET", path: "/2", headers: [], body: []).status, 200)
-        XCTAssertEqual(server.openConnections, 2)
+        // Both connections are in the middle of a request: neither is idle, so neither makes room.
+        let first = try RawSocket(port: server.boundPort)
+        let second = try RawSocket(port: server.boundPort)
+        first.send("GET /1 HTTP/1.1\r\n")
+        second.send("GET /2 HTTP/1.1\r\n")
+        XCTAssertTrue(waitUntil { server.openConnections == 2 && server.idleConnections == 0 })
 
         let third = try RawSocket(port: server.boundPort)
         let (bytes, closed) = third.receiveUntilClosed()
         XCTAssertTrue(closed, "the connection over the limit is closed at once")
         if let refusal = ParsedResponse.parseAll(bytes).first { XCTAssertEqual(refusal.status, 503) }
-        XCTAssertEqual(try first.request(method: "GET", path: "/1", headers: [], body: []).status, 200, "the others are unaffected")
+        first.send("\r\n")
+        second.send("\r\n")
+        XCTAssertEqual(first.receiveResponses(1).first?.headers["x-echo-path"], "/1", "the others are unaffected")
+        XCTAssertEqual(second.receiveResponses(1).first?.headers["x-echo-path"], "/2")
 
-        first.close()
-        let end = Date().addingTimeInterval(10)
-        while server.openConnections > 1 && Date() < end { Thread.sleep(forTimeInterval: 0.01) }
+        first.shutdownWrite()
+        XCTAssertTrue(waitUntil { server.openConnections == 1 })
         let fourth = try HTTPClientConnection(host: "127.0.0.1", port: server.boundPort, timeout: 10)
         XCTAssertEqual(try fourth.request(method: "GET", path: "/4", headers: [], body: []).status, 200, "a freed slot is reused")
     }

@@ -28,7 +28,7 @@ final class FlusherChunkTests: XCTestCase {
         func append(_ batch: [(key: BucketKey, data: BucketData)], flushID: String?, dueAt: (BucketKey) -> Int64) throws {
             _ = try appendReporting(batch, flushID: flushID, dueAt: dueAt)
         }
-        func claim(partition: Int, now: Int64, limit: Int, lease: Int64) throws -> [ClaimedBucket] { [] }
+        func claim(partition: Int, now: Int64, limit: Int, lease: Int64, claimID: String?) throws -> [ClaimedBucket] { [] }
         func reschedule(_ keys: [BucketKey], leaseEnd: Int64, dueAt: Int64, because reason: RescheduleReason) throws {}
         func backlog(now: Int64) throws -> StoreBacklog { StoreBacklog() }
         func acknowledge(_ keys: [BucketKey]) throws {}

@@ -10,7 +10,7 @@ final class ShutdownTests: XCTestCase {
         let port = freePort()
         let l2met = try ChildProcess(["serve", "--port", "\(port)"])
         XCTAssertTrue(Drain.waitUntilListening(port: port), "l2met did not start: \(l2met.stdout)")
-        XCTAssertTrue(l2met.stdout.contains("local mode"), "local mode is not announced: \(l2met.stdout)")
+        XCTAssertTrue(l2met.waitForOutput("local mode", timeout: 10), "local mode is not announced: \(l2met.stdout)")
         let now = Date().timeIntervalSince1970
         let body = Drain.frame("count#orders=3 measure#render=12.5ms source=web.3", at: now)
             + Drain.frame("count#orders=4", at: now)

@@ -22,6 +22,7 @@ final class MemoryStoreTests: XCTestCase {
     func testReleaseGivesAClaimBackAtOnce() throws { try StoreBehaviours.releaseGivesAClaimBackAtOnce(maker()) }
     func testAppendIntoClaimedBucket() throws { try StoreBehaviours.appendIntoClaimedBucket(maker()) }
     func testRescheduleKeepsAttemptsAndBacklog() throws { try StoreBehaviours.rescheduleKeepsAttemptsAndBacklog(maker()) }
+    func testABucketWhoseClaimsKeepExpiringIsSetAside() throws { try StoreBehaviours.aBucketWhoseClaimsKeepExpiringIsSetAside(maker()) }
     func testPartitionsSpreadKeys() throws { try StoreBehaviours.partitionsSpreadKeys(maker()) }
     func testLargeBatch() throws { try StoreBehaviours.largeBatch(maker()) }
 

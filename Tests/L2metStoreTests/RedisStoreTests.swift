@@ -25,6 +25,10 @@ final class RedisStoreTests: XCTestCase {
         let server = try RedisServer()
         try StoreBehaviours.rescheduleKeepsAttemptsAndBacklog { partitions in try RedisStore(url: server.url, partitions: partitions) }
     }
+    func testABucketWhoseClaimsKeepExpiringIsSetAside() throws {
+        let server = try RedisServer()
+        try StoreBehaviours.aBucketWhoseClaimsKeepExpiringIsSetAside { partitions in try RedisStore(url: server.url, partitions: partitions) }
+    }
     func testReleaseGivesAClaimBackAtOnce() throws {
         let server = try RedisServer()  // a Redis of its own: every shared database is taken
         try StoreBehaviours.releaseGivesAClaimBackAtOnce { partitions in try RedisStore(url: server.url, partitions: partitions) }
@@ -186,5 +190,46 @@ final class RedisStoreTests: XCTestCase {
         let claimed = try StoreBehaviours.claimAll(direct)
         XCTAssertEqual(claimed.first { $0.key == k }?.data.sum, 5, "the flush must be stored exactly once")
         XCTAssertEqual(claimed.first { $0.key == j }?.data.values, [7])
+    }
+
+    /// A claim whose reply was lost (the proxy cuts it) is recovered by the store's retry at once: the
+    /// same buckets, still leased to it, not a lease later.
+    func testALostClaimReplyIsRecoveredAtOnce() throws {
+        let server = try RedisServer()
+        let proxy = try LossyRedisProxy(upstreamPort: server.port)
+        defer { proxy.close() }
+        let viaProxy = try RedisStore(url: "redis://127.0.0.1:\(proxy.port)")
+        let k = StoreBehaviours.key("claimed.once")
+        try viaProxy.append([(k, StoreBehaviours.data(.counter, [4]))], dueAt: StoreBehaviours.due)
+        proxy.arm()
+        let claimed = try viaProxy.claim(partition: 0, now: StoreBehaviours.t0 + 200, limit: 10, lease: 300)
+        XCTAssertEqual(proxy.droppedReplies, 1, "the proxy must have cut the first reply")
+        XCTAssertEqual(claimed.map(\.key), [k], "the retry hands out what the lost reply had claimed")
+        XCTAssertEqual(claimed.first?.data.sum, 4)
+        try viaProxy.acknowledge([k])
+        let keys = try TestRedis.command(server.url, ["KEYS", "l2met:claim:*"])
+        XCTAssertEqual("\(keys)", "\(RedisReply.array([]))", "claim records are deleted once their reply arrived")
+    }
+
+    /// Redis stalls (DEBUG SLEEP) longer than the command time-out and its retry while a claim is
+    /// sent: the claim throws; sent again under its name once Redis is awake, it hands out the bucket
+    /// (what it took, if Redis ran it after all, as testALostClaimReplyIsRecoveredAtOnce shows; else
+    /// a fresh claim), seconds later, not a lease (300 s here) later.
+    func testAStallLongerThanTheCommandTimeOutDelaysAClaimBySecondsNotALease() throws {
+        let server = try RedisServer(arguments: ["--enable-debug-command", "local"])
+        let store = try RedisStore(url: server.url, commandTimeout: 1)
+        let k = StoreBehaviours.key("stalled")
+        try store.append([(k, StoreBehaviours.data(.counter, [6]))], dueAt: StoreBehaviours.due)
+        Thread.detachNewThread { _ = try? TestRedis.command(server.url, ["DEBUG", "SLEEP", "3"]) }
+        Thread.sleep(forTimeInterval: 0.3)
+        let now = StoreBehaviours.t0 + 200, id = FlushID.make()
+        XCTAssertThrowsError(try store.claim(partition: 0, now: now, limit: 10, lease: 300, claimID: id),
+                             "two command time-outs of 1 s pass within the stall")
+        Thread.sleep(forTimeInterval: 1.5)  // Redis is awake
+        let began = Date()
+        let again = try store.claim(partition: 0, now: now, limit: 10, lease: 300, claimID: id)
+        XCTAssertEqual(again.map(\.key), [k], "sent again under its name, the claim hands out what it took")
+        XCTAssertEqual(again.first?.data.sum, 6)
+        XCTAssertLessThan(Date().timeIntervalSince(began), 5)
     }
 }

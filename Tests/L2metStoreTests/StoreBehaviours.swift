@@ -199,6 +199,29 @@ enum StoreBehaviours {
         XCTAssertNil(b.oldestRetryingEnd)
     }
 
+    /// A bucket whose claims keep running out unsettled (its outlet dies on it) is set aside after 3
+    /// expiries; the other buckets of those claims go on; a settled claim resets the count.
+    static func aBucketWhoseClaimsKeepExpiringIsSetAside(_ make: Make) throws {
+        let store = try make(1)
+        let poison = key("poison"), fine = key("fine")
+        try store.append([(poison, data(.counter, [1])), (fine, data(.counter, [2]))], dueAt: due)
+        var now = t0 + 200
+        for round in 1...4 {
+            let claimed = try store.claim(partition: 0, now: now, limit: 10, lease: 10)
+            XCTAssertEqual(Set(claimed.map(\.key)), [poison, fine], "round \(round)")
+            // The outlet settles `fine` in time (puts it back untried), then dies on `poison`.
+            try store.release([fine], leaseEnd: leaseEnd(now: now, lease: 10), now: now)
+            now += 11
+        }
+        // The fourth expiry of `poison` sets it aside; `fine` is still due.
+        let last = try store.claim(partition: 0, now: now, limit: 10, lease: 10)
+        XCTAssertEqual(last.map(\.key), [fine])
+        XCTAssertEqual(try store.backlog(now: now).quarantined, 1)
+        try store.acknowledge([fine])
+        XCTAssertEqual(try store.claim(partition: 0, now: now + 100, limit: 10, lease: 10).count, 0,
+                       "a set-aside bucket is not due again")
+    }
+
     static func acknowledgeDeletes(_ make: Make) throws {
         let store = try make(1)
         let keys = (0..<5).map { key("k\($0)") }

@@ -56,8 +56,22 @@ func makeServer(workers: Int = 2, configure: (inout HTTPServerConfiguration) -> 
 final class RawSocket {
     let fd: Int32
 
-    init(port: Int, timeout: Double = 10) throws {
+    /// `source`: the local address to connect from (another loopback address, 127.0.0.2 say, is
+    /// another peer to the server).
+    init(port: Int, timeout: Double = 10, source: String? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else {
+                close(fd)
+                throw TestError("bind to \(source) failed: errno \(errno)")
+            }
+        }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = UInt16(port).bigEndian
@@ -176,4 +190,14 @@ struct ParsedResponse {
 struct TestError: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
+}
+
+/// Polls `condition` until it holds or `timeout` seconds passed; says whether it held.
+func waitUntil(timeout: Double = 10, _ condition: () -> Bool) -> Bool {
+    let end = Date().addingTimeInterval(timeout)
+    while Date() < end {
+        if condition() { return true }
+        Thread.sleep(forTimeInterval: 0.005)
+    }
+    return condition()
 }

@@ -56,6 +56,14 @@ final class ChildProcess: @unchecked Sendable {
 
     /// Waits until stdout holds `text`, up to `timeout` seconds.
     @discardableResult
+    /// The child's resident memory (VmRSS) in bytes; 0 when it cannot be read.
+    func residentBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kb = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+        return kb * 1024
+    }
+
     func waitForOutput(_ text: String, timeout: Double = 20) -> Bool {
         let end = Date().addingTimeInterval(timeout)
         while Date() < end {

@@ -1,0 +1,96 @@
+import Foundation
+import L2metCore
+import L2metCrypto
+import L2metTestSupport
+import XCTest
+
+/// One drain cannot slow or starve the others, on the real binary with Redis.
+final class DrainIsolationTests: XCTestCase {
+    /// One drain floods distinct series while another posts a few every half second: the quiet drain's
+    /// delay from interval end to post stays at its normal value, and the flood's excess is dropped,
+    /// counted per drain in /metrics and reported in the flooding drain's own metrics.
+    func testACardinalityFloodDoesNotDelayAnotherDrain() throws {
+        let redis = try RedisServer()
+        let key = freshFernetKey()
+        let keyring = try Keyring(secrets: key)
+        let now = Int64(Date().timeIntervalSince1970)
+        let librato = try FakeLibrato()
+        defer { librato.stop() }
+        let flood = keyring.encrypt("flood@example.com:flood-token", now: now)
+        let quiet = keyring.encrypt("quiet@example.com:quiet-token", now: now)
+        let limit = Int(ProcessInfo.processInfo.environment["L2MET_TEST_SERIES_LIMIT"] ?? "") ?? 300
+        let port = freePort()
+        let l2met = try ChildProcess(["serve", "--port", "\(port)", "--redis-url", redis.url, "--librato-url", librato.url,
+                                      "--flush-interval", "0.2", "--outlet-interval", "0.1",
+                                      "--max-series-per-drain", "\(limit)"], environment: ["SECRETS": key])
+        defer { _ = l2met.stop() }
+        XCTAssertTrue(Drain.waitUntilListening(port: port), l2met.stdout)
+
+        func user(_ r: FakeLibrato.Recorded) -> String {
+            let auth = r.header("authorization") ?? ""
+            let plain = Data(base64Encoded: String(auth.dropFirst("Basic ".count))).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            return String(plain.prefix { $0 != "@" })
+        }
+        /// Seconds from each of the quiet drain's intervals' end to its gauge's arrival.
+        func quietDelays(from: Double) -> [Double] {
+            var first: [Int: Date] = [:]
+            for r in librato.requests where r.status == 200 && user(r) == "quiet" {
+                for g in r.gauges {
+                    guard let t = g["measure_time"] as? Int, Double(t) >= from, first[t] == nil else { continue }
+                    first[t] = r.at
+                }
+            }
+            return first.map { $0.value.timeIntervalSince1970 - Double($0.key + 1) }.sorted()
+        }
+
+        // 12 s: the flood posts 100 new series every 50 ms (2,000 a second); the quiet drain one every 0.5 s.
+        let began = Date().timeIntervalSince1970
+        let flooding = DestinationOutageTests.Poster(port: port, tokens: [flood], duration: 12, interval: 0.05) { i, now in
+            (0..<100).map { j in Drain.frame("measure#user.\(i * 100 + j).latency=\(j)ms source=web.\(j % 7)", at: now) }.joined()
+        }
+        let steady = DestinationOutageTests.Poster(port: port, tokens: [quiet], duration: 12, interval: 0.5) { i, now in
+            Drain.frame("count#ticks=1 source=web.\(i % 2)", at: now)
+        }
+        XCTAssertEqual(flooding.wait().failures, [])
+        XCTAssertEqual(steady.wait().failures, [])
+        XCTAssertTrue(librato.wait(timeout: 30) { _ in quietDelays(from: began.rounded(.up)).count >= 9 })
+        let delays = quietDelays(from: began.rounded(.up))
+        Thread.sleep(forTimeInterval: 3)  // the flood's last intervals
+
+        let metrics = try Drain.get(port: port, path: "/metrics").1
+        func series(_ name: String) -> Double {
+            metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last!) } ?? -1
+        }
+        let droppedTotal = series("l2met_dropped_total{reason=\"series_limit\"}")
+        let perDrain = series("l2met_drain_series_limited_total{drain=\"\(DrainID.of(token: flood))\"}")
+        let rss = l2met.residentBytes()
+        print(String(format: "during a flood of %.0f new series/s (limit %d per drain and interval): quiet drain's delay "
+                     + "median %.2f s, max %.2f s; %.0f measurements dropped; l2met RSS after the flood %.1f MB",
+                     2000.0, limit, delays.isEmpty ? .nan : delays[delays.count / 2], delays.last ?? .nan,
+                     droppedTotal, Double(rss) / 1e6))
+        XCTAssertLessThan(delays.last ?? 99, 8, "the quiet drain waited behind the flood: \(delays)")
+        if limit > 0 {
+            XCTAssertGreaterThan(droppedTotal, 0, metrics)
+            XCTAssertEqual(perDrain, droppedTotal, "per drain, labelled by its id, never its token: \(metrics)")
+            XCTAssertFalse(metrics.contains(flood), "a token in /metrics")
+            // The flooding drain's own destination is told: l2met.dropped, source series_limit, adds up.
+            let reports = librato.requests.filter { $0.status == 200 && user($0) == "flood" }.flatMap(\.gauges)
+                .filter { $0["name"] as? String == "l2met.dropped" }
+            XCTAssertEqual(Set(reports.compactMap { $0["source"] as? String }), ["series_limit"])
+            XCTAssertTrue(librato.wait(timeout: 15) { _ in
+                let reported = librato.requests.filter { $0.status == 200 && user($0) == "flood" }.flatMap(\.gauges)
+                    .filter { $0["name"] as? String == "l2met.dropped" }
+                    .reduce(0.0) { $0 + (($1["value"] as? NSNumber)?.doubleValue ?? 0) }
+                return reported == droppedTotal
+            }, "the drops reported to the drain do not add up to \(droppedTotal)")
+            // Per interval, the flood kept at most the limit of series (its own report series aside).
+            var perSecond: [Int: Set<String>] = [:]
+            for g in librato.requests.filter({ $0.status == 200 && user($0) == "flood" }).flatMap(\.gauges) {
+                guard let t = g["measure_time"] as? Int, let n = g["name"] as? String, n.hasPrefix("user."),
+                      !n.hasSuffix(".median"), !n.hasSuffix(".perc95"), !n.hasSuffix(".perc99") else { continue }
+                perSecond[t, default: []].insert("\(n) \(g["source"] ?? "")")
+            }
+            XCTAssertLessThanOrEqual(perSecond.values.map(\.count).max() ?? 0, limit)
+        }
+    }
+}
