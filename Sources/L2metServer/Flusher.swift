@@ -6,11 +6,20 @@ import Logging
 
 /// Moves buckets from the receiver's registers to the store every flush interval.
 ///
-/// A batch the store refuses (down, slow) stays here and is retried with back-off; nothing answered
-/// 2xx is dropped. A failed batch may still have been applied (its reply lost), so it is retried
-/// unchanged under its flush id until the store confirms it (the store skips what that id already
-/// applied); what arrives meanwhile waits, merged, for the next batch. While what is held in memory
-/// exceeds the configured bound, `isOverloaded` is true and the receiver answers 503 to new drains.
+/// What it takes from the registers is cut into chunks of at most `chunkBuckets` buckets and about
+/// `chunkBytes` bytes (a measurement with more values than `pieceValues` is cut into pieces, which
+/// the store merges back), each written on its own under a flush id of its own, so a store that
+/// has room for some of it takes that much. A chunk the store confirms is done; a chunk whose call
+/// failed (store down, reply lost, an error reply) is kept as it was, under its id, and retried
+/// unchanged until the store confirms it (the store skips what that id already applied). Buckets the
+/// store answered it did not apply are kept, under a new id, when they may pass later (out of
+/// memory), or dropped, logged and counted when they never can (too large for Redis's string limit,
+/// a key of the wrong type). Until every chunk is written, what arrives meanwhile waits, merged, for
+/// the next batch; nothing answered 2xx is dropped otherwise.
+///
+/// While what is held in memory exceeds the configured bound, `isOverloaded` is true and the receiver
+/// answers 503 to new drains; so it does once the flusher has failed to write what it holds for
+/// longer than `failureLimit` (`failure`), and `/health` says so.
 final class Flusher: @unchecked Sendable {
     private let registers: RegisterPool
     private let store: Store
@@ -18,43 +27,88 @@ final class Flusher: @unchecked Sendable {
     private let deadline: Int
     private let memoryLimit: Int
     private let flushBytes: Int
+    /// Seconds the flusher may fail before drains and `/health` get 503.
+    let failureLimit: Double
     private let logger: Logger
+
+    /// A part of a batch written in one store call, under its own flush id.
+    private struct Chunk {
+        var id: String
+        var items: [(key: BucketKey, data: BucketData)]
+        var bytes: Int
+    }
+
+    /// Most buckets in one chunk.
+    static let chunkBuckets = 1000
+    /// About the most bytes in one chunk.
+    static let chunkBytes = 1 << 20
+    /// Most values of one measurement in one piece: 256 KiB, well under Redis's smallest
+    /// `proto-max-bulk-len` (1 MB), so no single argument is refused as a protocol error.
+    static let pieceValues = 32_768
+    /// Longest wait between two flushes while the store refuses them (seconds).
+    static let backoffCap = 10.0
 
     /// Serialises flushes (the loop, and the last one at shutdown).
     private let lock = NSLock()
     /// Taken from the registers, never sent to the store.
     private var pending: [BucketKey: BucketData] = [:]
-    /// Sent under `id`, and the store did not confirm it: it may or may not be applied.
-    private var unconfirmed: (id: String, batch: [(key: BucketKey, data: BucketData)])?
-    /// Guards `pendingBytes` alone, so the receiver never waits on a slow store call.
+    /// Sent (or about to be) and not yet confirmed by the store, in order; a failed chunk stays here
+    /// with its id, since it may or may not be applied.
+    private var outstanding: [Chunk] = []
+    /// Guards `pendingBytes`, `heldCount` and `failingSince` alone, so the receiver never waits on a
+    /// slow store call.
     private let sizeLock = NSLock()
     private var pendingBytes = 0
+    private var heldCount = 0
+    /// Since when the flusher has held buckets it could not write; nil when the last flush wrote
+    /// everything.
+    private var failingSince: Date?
+    /// Consecutive flushes that wrote nothing while something was left: the back-off.
     private var failures = 0
+    /// When the last "store append failed" was logged; distant past once the store takes everything again.
+    private var lastErrorLog = Date.distantPast
     private var stopped = false
     private let wake = NSCondition()
     private var thread: Thread?
     private let done = DispatchSemaphore(value: 0)
 
+    private let metrics: MetricsRegistry
     private let flushes: Counter
     private let flushedBuckets: Counter
     private let storeErrors: Counter
     private let heldBuckets: Gauge
     private let heldBytes: Gauge
+    private let failingSeconds: Gauge
 
     init(registers: RegisterPool, store: Store, interval: Double, deadline: Int, memoryLimit: Int,
-         flushBytes: Int, metrics: MetricsRegistry, logger: Logger) {
+         flushBytes: Int, failureLimit: Double = 30, metrics: MetricsRegistry, logger: Logger) {
         self.flushBytes = flushBytes
         self.registers = registers
         self.store = store
         self.interval = interval
         self.deadline = deadline
         self.memoryLimit = memoryLimit
+        self.failureLimit = failureLimit
         self.logger = logger
+        self.metrics = metrics
         flushes = metrics.counter("l2met_flushes_total", "Flushes of the receiver's buckets to the store that succeeded.")
         flushedBuckets = metrics.counter("l2met_flushed_buckets_total", "Buckets written to the store.")
         storeErrors = metrics.counter("l2met_store_errors_total", "Store calls that failed.", labels: [("op", "append")])
         heldBuckets = metrics.gauge("l2met_buckets", "Buckets held in the receiver's memory, not yet in the store.")
         heldBytes = metrics.gauge("l2met_held_bytes", "Approximate bytes of buckets held in the receiver's memory.")
+        failingSeconds = metrics.gauge("l2met_flush_failing_seconds",
+                                       "Seconds since the receiver first failed to write what it holds to the store (0: it is writing).")
+        for reason in ["too_large", "wrong_type"] {
+            _ = refusedCounters(reason)
+        }
+    }
+
+    /// The counters of buckets (and of their values) the store refused for good, by reason.
+    private func refusedCounters(_ reason: String) -> (buckets: Counter, values: Counter) {
+        (metrics.counter("l2met_store_refused_buckets_total",
+                         "Buckets (or pieces of one) the store refused for good, dropped, by reason.", labels: [("reason", reason)]),
+         metrics.counter("l2met_store_refused_values_total",
+                         "Values in the buckets the store refused for good, by reason.", labels: [("reason", reason)]))
     }
 
     /// When a bucket becomes due for the outlet: once no line can enter it any more, plus time for
@@ -71,6 +125,28 @@ final class Flusher: @unchecked Sendable {
         return held + registers.approximateBytes > memoryLimit
     }
 
+    /// What the flusher holds because the store does not take it.
+    struct Failure {
+        /// Seconds since it first failed to write.
+        var seconds: Double
+        var buckets: Int
+        var bytes: Int
+    }
+
+    /// Non-nil while the flusher has failed to write what it holds for longer than `failureLimit`.
+    var failure: Failure? {
+        guard let f = failing, f.seconds > failureLimit else { return nil }
+        return f
+    }
+
+    /// Non-nil while the flusher holds buckets it could not write.
+    var failing: Failure? {
+        sizeLock.lock()
+        defer { sizeLock.unlock() }
+        guard let since = failingSince else { return nil }
+        return Failure(seconds: Date().timeIntervalSince(since), buckets: heldCount, bytes: pendingBytes)
+    }
+
     func start() {
         let t = Thread { [self] in self.loop() }
         t.name = "l2met-flusher"
@@ -83,7 +159,8 @@ final class Flusher: @unchecked Sendable {
     private func loop() {
         var last = Date()
         while true {
-            let backoff = failures == 0 ? interval : min(30, interval * pow(2, Double(min(failures, 5))))
+            let backoff = failures == 0 ? interval : min(max(interval, Self.backoffCap),
+                                                         interval * pow(2, Double(min(failures, 5))))
             let next = last.addingTimeInterval(backoff)
             wake.lock()
             if !stopped {
@@ -92,6 +169,7 @@ final class Flusher: @unchecked Sendable {
             let stop = stopped
             wake.unlock()
             if stop { break }
+            failingSeconds.set(failing?.seconds ?? 0)
             let full = failures == 0 && registers.approximateBytes >= flushBytes
             if full || Date() >= next {
                 _ = flush()
@@ -104,8 +182,8 @@ final class Flusher: @unchecked Sendable {
     /// How often the loop looks at the registers' size between flushes (seconds).
     private static let sizeCheckPeriod = 0.05
 
-    /// Takes everything from the registers and tries to write it, with whatever is pending, to
-    /// the store. Returns true when nothing is left pending.
+    /// Takes everything from the registers and tries to write it, with whatever is held, to the
+    /// store. Returns true when nothing is left held.
     @discardableResult
     func flush() -> Bool {
         let fresh = registers.takeAll()
@@ -114,62 +192,159 @@ final class Flusher: @unchecked Sendable {
         for (key, data) in fresh {
             pending[key, default: BucketData(kind: key.kind)].merge(data)
         }
-        // First the batch whose outcome is unknown, as it was, under its id; only then new data.
-        if let (id, batch) = unconfirmed {
-            guard write(batch, id: id) else { return false }
-            unconfirmed = nil
+        // First the chunks whose outcome is unknown or that are left over, as they were; only then new data.
+        var wrote = false
+        var clear = writeOutstanding(&wrote)
+        if clear && !pending.isEmpty {
+            outstanding = Self.chunks(of: pending)
+            pending.removeAll(keepingCapacity: true)
+            clear = writeOutstanding(&wrote)
         }
-        if pending.isEmpty {
-            setPendingBytes(0)
-            return true
+        updateHeld()
+        sizeLock.lock()
+        let since = failingSince
+        if clear {
+            failingSince = nil
+        } else if failingSince == nil {
+            failingSince = Date()
         }
-        let batch = pending.map { (key: $0.key, data: $0.value) }
-        pending.removeAll(keepingCapacity: true)
-        let id = FlushID.make()
-        guard write(batch, id: id) else {
-            unconfirmed = (id, batch)
-            setPendingBytes(Self.bytes(of: batch))
-            return false
+        sizeLock.unlock()
+        if clear {
+            if wrote { flushes.increment() }
+            failures = 0
+            lastErrorLog = .distantPast
+            if let since {
+                logger.info("store is back", metadata: ["failing_seconds": "\(Int(Date().timeIntervalSince(since)))"])
+            }
+        } else {
+            // Progress (some chunks written) means the store has room again: go on at the usual pace.
+            failures = wrote ? 0 : failures + 1
         }
-        setPendingBytes(0)
-        return true
+        failingSeconds.set(failing?.seconds ?? 0)
+        return clear
     }
 
-    /// One store call; on failure logs, counts and updates what is held. Call with `lock` held.
-    private func write(_ batch: [(key: BucketKey, data: BucketData)], id: String) -> Bool {
-        do {
-            try store.append(batch, flushID: id, dueAt: dueAt)
-            flushes.increment()
-            flushedBuckets.increment(by: batch.count)
-            if failures > 0 {
-                logger.info("store is back", metadata: ["buckets": "\(batch.count)", "failures": "\(failures)"])
+    /// Writes the outstanding chunks in order, one store call each, until one makes no progress at
+    /// all (the store is down or full: the rest wait for the next flush). Returns true when none is
+    /// left; `wrote` is set when any bucket was written. Call with `lock` held.
+    private func writeOutstanding(_ wrote: inout Bool) -> Bool {
+        guard !outstanding.isEmpty else { return true }
+        var left: [Chunk] = []
+        var halted = false
+        var dropped: [BucketKey: (pieces: Int, values: Int, refusal: AppendRefusal)] = [:]
+        var lastError = ""
+        for chunk in outstanding {
+            if halted {
+                left.append(chunk)
+                continue
             }
-            failures = 0
-            return true
-        } catch {
-            failures += 1
-            storeErrors.increment()
-            setPendingBytes(Self.bytes(of: batch) + Self.bytes(of: pending.lazy.map { (key: $0.key, data: $0.value) }))
-            if failures == 1 || failures % 30 == 0 {
-                logger.error("store append failed, keeping buckets in memory",
-                             metadata: ["error": "\(error)", "buckets": "\(batch.count + pending.count)", "failures": "\(failures)"])
+            do {
+                let refusals = try store.appendReporting(chunk.items, flushID: chunk.id, dueAt: dueAt)
+                var retry: [(key: BucketKey, data: BucketData)] = []
+                for r in refusals where chunk.items.indices.contains(r.index) {
+                    let item = chunk.items[r.index]
+                    if r.isPermanent {
+                        let c = refusedCounters(r.reason)
+                        let values = item.data.kind == .measurement ? item.data.values.count : item.data.count
+                        c.buckets.increment()
+                        c.values.increment(by: values)
+                        let d = dropped[item.key] ?? (0, 0, r)
+                        dropped[item.key] = (d.pieces + 1, d.values + values, r)
+                    } else {
+                        retry.append(item)
+                        lastError = r.error
+                    }
+                }
+                let applied = chunk.items.count - refusals.count
+                flushedBuckets.increment(by: applied)
+                if applied > 0 { wrote = true }
+                if !retry.isEmpty {
+                    // Not applied at all: the chunk's id is spent (its marker holds its report).
+                    left.append(Chunk(id: FlushID.make(), items: retry, bytes: Self.bytes(of: retry)))
+                    storeErrors.increment()
+                    if applied == 0 && refusals.count == retry.count { halted = true }
+                }
+            } catch {
+                left.append(chunk)
+                storeErrors.increment()
+                lastError = "\(error)"
+                halted = true
             }
-            return false
         }
+        outstanding = left
+        for (key, d) in dropped {
+            // No token: the bucket's series and interval only.
+            logger.error("store refused a bucket for good; dropped", metadata: [
+                "name": "\(key.name)", "source": "\(key.source)", "resolution": "\(key.resolution)",
+                "time": "\(key.time)", "kind": "\(key.kind)", "pieces": "\(d.pieces)", "values": "\(d.values)",
+                "reason": "\(d.refusal.reason)", "error": "\(d.refusal.error)",
+            ])
+        }
+        if !left.isEmpty && Date().timeIntervalSince(lastErrorLog) >= 10 {
+            lastErrorLog = Date()
+            logger.error("store append failed, keeping buckets in memory", metadata: [
+                "error": "\(lastError)", "buckets": "\(left.reduce(0) { $0 + $1.items.count } + pending.count)",
+                "chunks": "\(left.count)", "failures": "\(failures + 1)",
+            ])
+        }
+        return left.isEmpty
+    }
+
+    /// `batch` cut into chunks of at most `chunkBuckets` buckets and about `chunkBytes` bytes, under
+    /// fresh ids; a measurement of more than `pieceValues` values goes in pieces (merged again in the store).
+    private static func chunks(of batch: [BucketKey: BucketData]) -> [Chunk] {
+        var out: [Chunk] = []
+        var current = Chunk(id: FlushID.make(), items: [], bytes: 0)
+        func add(_ key: BucketKey, _ data: BucketData) {
+            let size = bytes(key, data)
+            if !current.items.isEmpty && (current.items.count >= chunkBuckets || current.bytes + size > chunkBytes) {
+                out.append(current)
+                current = Chunk(id: FlushID.make(), items: [], bytes: 0)
+            }
+            current.items.append((key, data))
+            current.bytes += size
+        }
+        for (key, data) in batch {
+            if data.kind == .measurement && data.values.count > pieceValues {
+                var start = 0
+                while start < data.values.count {
+                    let end = min(data.values.count, start + pieceValues)
+                    var piece = BucketData(kind: .measurement)
+                    for v in data.values[start..<end] { piece.add(v, timestamp: data.lastTimestamp) }
+                    if end == data.values.count {
+                        // The last piece carries the bucket's last value and time.
+                        piece.lastValue = data.lastValue
+                    }
+                    add(key, piece)
+                    start = end
+                }
+            } else {
+                add(key, data)
+            }
+        }
+        if !current.items.isEmpty { out.append(current) }
+        return out
+    }
+
+    /// Approximate bytes one bucket holds.
+    private static func bytes(_ key: BucketKey, _ data: BucketData) -> Int {
+        96 + key.token.utf8.count + key.name.utf8.count + key.source.utf8.count + 8 * data.values.count
     }
 
     /// Approximate bytes `batch` holds.
     private static func bytes<S: Sequence>(of batch: S) -> Int where S.Element == (key: BucketKey, data: BucketData) {
-        batch.reduce(0) {
-            $0 + 96 + $1.key.token.utf8.count + $1.key.name.utf8.count + $1.key.source.utf8.count + 8 * $1.data.values.count
-        }
+        batch.reduce(0) { $0 + bytes($1.key, $1.data) }
     }
 
-    private func setPendingBytes(_ bytes: Int) {
+    /// Recomputes what is held (outstanding chunks and pending data). Call with `lock` held.
+    private func updateHeld() {
+        let bytes = outstanding.reduce(0) { $0 + $1.bytes } + Self.bytes(of: pending.lazy.map { (key: $0.key, data: $0.value) })
+        let count = outstanding.reduce(0) { $0 + $1.items.count } + pending.count
         sizeLock.lock()
         pendingBytes = bytes
+        heldCount = count
         sizeLock.unlock()
-        heldBuckets.set(pending.count + (unconfirmed?.batch.count ?? 0))
+        heldBuckets.set(count)
         heldBytes.set(bytes)
     }
 
@@ -189,7 +364,7 @@ final class Flusher: @unchecked Sendable {
             Thread.sleep(forTimeInterval: 0.2)
         }
         lock.lock()
-        let left = pending.count + (unconfirmed?.batch.count ?? 0)
+        let left = pending.count + outstanding.reduce(0) { $0 + $1.items.count }
         lock.unlock()
         logger.error("shutting down with buckets the store did not take", metadata: ["buckets": "\(left)"])
         return false

@@ -25,6 +25,7 @@ final class LogsEndpoint: @unchecked Sendable {
     private let bodyBytes: Counter
     private let dropped: [DropReason: Counter]
     private let refused: Counter
+    private let refusedFailing: Counter
     private let seriesLimited: LabelledCounters
     private let duplicates: Counter
     private let framesInProgress: Counter
@@ -53,6 +54,8 @@ final class LogsEndpoint: @unchecked Sendable {
         measurements = metrics.counter("l2met_measurements_total", "Measurements, counters and samples taken into buckets.")
         bodyBytes = metrics.counter("l2met_drain_body_bytes_total", "Decoded bytes of accepted drain bodies.")
         refused = metrics.counter("l2met_overload_refusals_total", "Drains answered 503 because too much is held in memory.")
+        refusedFailing = metrics.counter("l2met_flush_failure_refusals_total",
+                                         "Drains answered 503 because the store has refused the receiver's flushes for longer than --flush-failure-limit.")
         seriesLimited = metrics.counters("l2met_drain_series_limited_total",
                                          "Measurements dropped past a drain's series limit, by drain (DrainID: a hash of its token).",
                                          label: "drain")
@@ -88,6 +91,12 @@ final class LogsEndpoint: @unchecked Sendable {
             refused.increment()
             return HTTPResponse(status: 503, headers: [("Retry-After", "5"), ("Content-Type", "text/plain")],
                                 body: Array("the store is not keeping up; retry later\n".utf8))
+        }
+        if let failure = flusher.failure {
+            // Logplex keeps the data meanwhile, instead of this process holding it toward its memory bound.
+            refusedFailing.increment()
+            return HTTPResponse(status: 503, headers: [("Retry-After", "10"), ("Content-Type", "text/plain")],
+                                body: Array("the store has refused this receiver's writes for \(Int(failure.seconds)) s; retry later\n".utf8))
         }
         let headers = DrainHeaders(request)
         guard let frameLedger, let frameID = headers.frameID, !frameID.isEmpty else {

@@ -8,12 +8,15 @@ struct Router: Sendable {
     let logs: LogsEndpoint?
     let sign: SignEndpoint
     let health: StoreHealth
+    /// The receiver's flusher (nil in an outlet-only process): its failures count in `/health`.
+    let flusher: Flusher?
     let metrics: MetricsRegistry
 
-    init(logs: LogsEndpoint?, sign: SignEndpoint, store: Store, metrics: MetricsRegistry) {
+    init(logs: LogsEndpoint?, sign: SignEndpoint, store: Store, flusher: Flusher? = nil, metrics: MetricsRegistry) {
         self.logs = logs
         self.sign = sign
         health = StoreHealth(store: store)
+        self.flusher = flusher
         self.metrics = metrics
     }
 
@@ -24,7 +27,8 @@ struct Router: Sendable {
             return logs.handle(request)
         case "/health":
             guard request.method == "GET" || request.method == "HEAD" else { return Self.methodNotAllowed("GET, HEAD") }
-            return health.isHealthy() ? .text(200, "ok") : .text(503, "store unreachable")
+            let status = health.status(flusher: flusher)
+            return .text(status.healthy ? 200 : 503, status.text)
         case "/sign":
             return sign.handle(request)
         case "/metrics":

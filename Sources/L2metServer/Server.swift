@@ -53,18 +53,22 @@ public final class Server: @unchecked Sendable {
     public func start() throws {
         let c = configuration
         var logs: LogsEndpoint?
+        var flusherForHealth: Flusher?
         if c.runReceiver {
             let registers = RegisterPool(count: c.http.workers, deadline: c.deadline,
                                          limiter: SeriesLimiter(maxSeriesPerInterval: c.maxSeriesPerDrain))
             let flusher = Flusher(registers: registers, store: store, interval: c.flushInterval, deadline: c.deadline,
-                                  memoryLimit: c.memoryLimitBytes, flushBytes: c.flushBytes, metrics: metrics,
+                                  memoryLimit: c.memoryLimitBytes, flushBytes: c.flushBytes,
+                                  failureLimit: c.flushFailureLimit, metrics: metrics,
                                   logger: logger.with("component", "flusher"))
             self.flusher = flusher
+            flusherForHealth = flusher
             logs = LogsEndpoint(authenticator: authenticator, registers: registers, flusher: flusher,
                                 frameLedger: frameLedger, metrics: metrics)
             flusher.start()
         }
-        let router = Router(logs: logs, sign: SignEndpoint(keyring: keyring), store: store, metrics: metrics)
+        let router = Router(logs: logs, sign: SignEndpoint(keyring: keyring), store: store, flusher: flusherForHealth,
+                            metrics: metrics)
         var httpConfiguration = c.http
         httpConfiguration.host = c.bind
         httpConfiguration.port = c.port

@@ -26,6 +26,9 @@ public struct ServerConfiguration: Sendable {
     public var deadline = 2
     /// Past this many bytes of buckets held in memory (store slow or down), drains get 503.
     public var memoryLimitBytes = 256 * 1024 * 1024
+    /// Seconds the receiver may fail to write its buckets to the store (down, out of memory) before
+    /// drains and `/health` get 503, so drains keep their data instead of this process.
+    public var flushFailureLimit = 30.0
     /// Due-index partitions in the store.
     public var partitions = 1
     /// Seconds a drain body's `Logplex-Frame-Id` is remembered, so a body logplex sends again is

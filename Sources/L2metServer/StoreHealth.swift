@@ -22,6 +22,18 @@ final class StoreHealth: @unchecked Sendable {
         self.maxWait = maxWait
     }
 
+    /// `/health`'s answer: 503 when the store does not answer its ping, or when the receiver's
+    /// flusher has failed to write to it for longer than its bound (the store answers pings but
+    /// refuses the flushes: out of memory, say).
+    func status(flusher: Flusher?) -> (healthy: Bool, text: String) {
+        guard isHealthy() else { return (false, "store unreachable") }
+        if let flusher, let f = flusher.failure {
+            return (false, "the store has refused this receiver's flushes for \(Int(f.seconds)) s "
+                + "(limit \(Int(flusher.failureLimit)) s); holding \(f.buckets) buckets, \(f.bytes) bytes")
+        }
+        return (true, "ok")
+    }
+
     /// True when the store answered its last ping, and that ping is not stuck.
     func isHealthy() -> Bool {
         condition.lock()

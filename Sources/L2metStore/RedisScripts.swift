@@ -4,27 +4,62 @@
 enum RedisScripts {
     /// Appends one chunk of a flush. ARGV: prefix, marker (unique per flush and chunk), marker TTL,
     /// then per bucket: member (store key), partition, due time, expire-at, data (BucketCodec record).
-    /// Returns the number of buckets applied, or -1 when this marker was already applied (a retry of
-    /// a flush whose reply was lost), in which case nothing is done again.
+    ///
+    /// Each bucket is applied whole or not at all, and the script reports which were not: Redis does
+    /// not roll a script back when a command fails, so every write goes through `redis.pcall` and a
+    /// failure is recorded instead of ending the script half-way. Per bucket, the index entry is added
+    /// first (`ZADD NX`: repeating it changes nothing, and an entry without data is dropped by the next
+    /// claim), then the data is appended (the one write that must not happen twice; a refused `APPEND`
+    /// writes nothing), then its expiry is set. The flush marker is written **last**, holding the
+    /// failures, so a retry under the same marker (a lost reply) answers the same report and applies
+    /// nothing again, and a chunk whose every write was refused (OOM) leaves no marker at all.
+    /// Returns `{applied, i1, err1, i2, err2, …}`: the number of buckets applied, then the 0-based index
+    /// of each bucket not applied with Redis's error; `applied` is -1 when the marker already existed
+    /// (the failures are those of the first run).
     static let append = RedisScript("""
         local prefix = ARGV[1]
-        if not redis.call('SET', prefix .. 'flush:' .. ARGV[2], '1', 'NX', 'EX', ARGV[3]) then
-          return -1
+        local marker = prefix .. 'flush:' .. ARGV[2]
+        local done = redis.call('GET', marker)
+        if done then
+          local out = {-1}
+          for i, e in string.gmatch(done, '(%d+) ([^\\n]*)\\n') do
+            out[#out + 1] = tonumber(i)
+            out[#out + 1] = e
+          end
+          return out
         end
-        local n = 0
+        local function failed(r)
+          if type(r) == 'table' and r.err then return r.err end
+          return nil
+        end
+        local n, out, report = 0, {0}, {}
+        local j = 0
         for i = 4, #ARGV, 5 do
           local m, p, due = ARGV[i], ARGV[i + 1], ARGV[i + 2]
           local b = prefix .. 'b:' .. m
-          redis.call('APPEND', b, ARGV[i + 4])
-          redis.call('EXPIREAT', b, ARGV[i + 3])
-          if redis.call('ZSCORE', prefix .. 'claimed:' .. p, m) then
-            redis.call('ZADD', prefix .. 'waiting:' .. p, 'NX', due, m)
-          else
-            redis.call('ZADD', prefix .. 'due:' .. p, 'NX', due, m)
+          local r = redis.pcall('ZSCORE', prefix .. 'claimed:' .. p, m)
+          local e = failed(r)
+          if not e then
+            local index = r and (prefix .. 'waiting:' .. p) or (prefix .. 'due:' .. p)
+            e = failed(redis.pcall('ZADD', index, 'NX', due, m))
           end
-          n = n + 1
+          if not e then e = failed(redis.pcall('APPEND', b, ARGV[i + 4])) end
+          if e then
+            e = string.gsub(e, '\\n', ' ')
+            out[#out + 1] = j
+            out[#out + 1] = e
+            report[#report + 1] = j .. ' ' .. e .. '\\n'
+          else
+            redis.pcall('EXPIREAT', b, ARGV[i + 3])
+            n = n + 1
+          end
+          j = j + 1
         end
-        return n
+        out[1] = n
+        if n > 0 then
+          redis.pcall('SET', marker, table.concat(report), 'EX', ARGV[3])
+        end
+        return out
         """)
 
     /// Lua shared by `claim` and `reschedule`: gives member `m` of partition `p` back from its claim.

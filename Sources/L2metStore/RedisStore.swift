@@ -16,8 +16,11 @@ public final class RedisStore: Store, @unchecked Sendable {
     public let prefix: String
     /// Seconds a bucket's data outlives its due time before Redis drops it (abandoned keys).
     public let bucketTTL: Int64
-    /// Buckets per Lua call in one flush; the calls of a flush go in one MULTI/EXEC pipeline.
+    /// Buckets per Lua call in one flush; each call is applied on its own, all sent in one pipeline.
     public let appendChunk: Int
+    /// About the most bytes of arguments per Lua call of a flush (a chunk ends once it holds this
+    /// many; a single bucket may hold more).
+    public let appendChunkBytes: Int
     /// How long `append` keeps retrying, with the same flush id, after the reply to a flush was lost.
     public let lostReplyRetryWindow: Double
     /// Seconds a flush marker lives (it makes a retried flush a no-op).
@@ -36,13 +39,15 @@ public final class RedisStore: Store, @unchecked Sendable {
     /// each torn down with its connection; `connectTimeout` bounds the TCP connect and TLS handshake.
     public init(url: String, partitions: Int = 1, prefix: String = "l2met", poolSize: Int = 4,
                 connectTimeout: Double = 2, commandTimeout: Double = 10, bucketTTL: Int64 = 86_400,
-                appendChunk: Int = 1000, lostReplyRetryWindow: Double = 5, maxClaimExpiries: Int = 3) throws {
+                appendChunk: Int = 1000, appendChunkBytes: Int = 1 << 20, lostReplyRetryWindow: Double = 5,
+                maxClaimExpiries: Int = 3) throws {
         self.maxClaimExpiries = max(0, maxClaimExpiries)
         self.url = try RedisURL(parsing: url)
         self.partitions = max(1, partitions)
         self.prefix = prefix.hasSuffix(":") ? prefix : prefix + ":"
         self.bucketTTL = bucketTTL
         self.appendChunk = max(1, appendChunk)
+        self.appendChunkBytes = max(1, appendChunkBytes)
         self.lostReplyRetryWindow = lostReplyRetryWindow
         let tls = self.url.tls ? try RedisTLSContext(verifyCertificate: self.url.verifyCertificate) : nil
         pool = RedisConnectionPool(url: self.url, size: poolSize, connectTimeout: connectTimeout,
@@ -65,20 +70,35 @@ public final class RedisStore: Store, @unchecked Sendable {
 
     // MARK: append
 
+    /// Applies the whole batch or throws: a bucket the store refused (see `appendReporting`) makes it
+    /// throw, naming how many and why.
     public func append(_ batch: [(key: BucketKey, data: BucketData)], flushID: String?,
                        dueAt: (BucketKey) -> Int64) throws {
-        guard !batch.isEmpty else { return }
+        let refused = try appendReporting(batch, flushID: flushID, dueAt: dueAt)
+        if let first = refused.first {
+            throw StoreError.protocolError("append: \(refused.count) of \(batch.count) buckets refused: \(first.error)")
+        }
+    }
+
+    /// Splits the batch into chunks of at most `appendChunk` buckets and about `appendChunkBytes`
+    /// bytes; each chunk is one append script, applied on its own (no MULTI: a chunk Redis refuses,
+    /// out of memory say, does not hold back the others) under its own marker `ID:CHUNK`, all sent in
+    /// one pipeline. Buckets a script could not apply are returned; an error reply to a script
+    /// (nothing of that chunk applied) or an unknown outcome throws.
+    public func appendReporting(_ batch: [(key: BucketKey, data: BucketData)], flushID: String?,
+                                dueAt: (BucketKey) -> Int64) throws -> [AppendRefusal] {
+        guard !batch.isEmpty else { return [] }
         let flushID = flushID ?? FlushID.make()
         let now = WallClock.seconds()
-        var commands = [RedisCommand("SCRIPT", "LOAD", RedisScripts.append.source), RedisCommand("MULTI")]
-        var chunkIndex = 0
+        var commands = [RedisCommand("SCRIPT", "LOAD", RedisScripts.append.source)]
+        var starts: [Int] = []
         var start = 0
         while start < batch.count {
-            let end = min(batch.count, start + appendChunk)
-            var c = RedisCommand("EVALSHA", RedisScripts.append.sha1, "0", prefix, "\(flushID):\(chunkIndex)",
+            var c = RedisCommand("EVALSHA", RedisScripts.append.sha1, "0", prefix, "\(flushID):\(starts.count)",
                                  String(Self.markerTTL))
-            c.reserve(bytes: (end - start) * 260, arguments: 6 + 5 * (end - start))
-            for item in batch[start..<end] {
+            var end = start
+            while end < batch.count && end - start < appendChunk && (end == start || c.bytes.count < appendChunkBytes) {
+                let item = batch[end]
                 let member = item.key.storeKey
                 let due = dueAt(item.key)
                 c.add(member)
@@ -86,12 +106,12 @@ public final class RedisStore: Store, @unchecked Sendable {
                 c.add(due)
                 c.add(Self.saturatingAdd(max(due, now), bucketTTL))
                 c.add(writing: { BucketCodec.encode(item.data, into: &$0) })
+                end += 1
             }
+            starts.append(start)
             commands.append(c)
-            chunkIndex += 1
             start = end
         }
-        commands.append(RedisCommand("EXEC"))
 
         // Every chunk carries its own marker, so sending the same pipeline again is a no-op for what
         // was applied: a lost reply is retried here, with the same id, instead of by the caller.
@@ -100,8 +120,7 @@ public final class RedisStore: Store, @unchecked Sendable {
         while true {
             do {
                 let replies = try pool.withConnection(fresh: attempt > 0) { try $0.pipeline(commands) }
-                try checkAppendReplies(replies, chunks: chunkIndex)
-                return
+                return try appendRefusals(replies, starts: starts)
             } catch let e as RedisIOError {
                 // Sent (maybe): the outcome is unknown until a retry with the same id answers.
                 attempt += 1
@@ -119,26 +138,38 @@ public final class RedisStore: Store, @unchecked Sendable {
         }
     }
 
-    private func checkAppendReplies(_ replies: [RedisReply], chunks: Int) throws {
-        guard replies.count == chunks + 3 else { throw StoreError.protocolError("unexpected number of replies") }
-        if let e = replies[0].errorText { throw StoreError.protocolError("SCRIPT LOAD: \(e)") }
-        if let e = replies[1].errorText { throw StoreError.protocolError("MULTI: \(e)") }
-        for r in replies[2..<(2 + chunks)] {
-            // A command refused while queueing aborts the whole transaction (EXECABORT): nothing applied.
-            if let e = r.errorText { throw StoreError.protocolError("append refused: \(e)") }
-        }
-        switch replies[chunks + 2] {
-        case .array(let results):
-            for r in results {
-                if let e = r.errorText { throw StoreError.protocolError("append script failed: \(e)") }
+    /// Reads the replies to SCRIPT LOAD and the chunks' scripts (chunk i starts at `starts[i]`).
+    private func appendRefusals(_ replies: [RedisReply], starts: [Int]) throws -> [AppendRefusal] {
+        guard replies.count == starts.count + 1 else { throw StoreError.protocolError("unexpected number of replies") }
+        var refused: [AppendRefusal] = []
+        for (chunk, reply) in replies.dropFirst().enumerated() {
+            switch reply {
+            case .error(let e):
+                // The script did not run (NOSCRIPT after a failed SCRIPT LOAD, BUSY, …) or stopped
+                // before writing: retry the batch under the same id.
+                if let load = replies[0].errorText { throw StoreError.protocolError("append: SCRIPT LOAD: \(load); \(e)") }
+                throw StoreError.protocolError("append script failed: \(e)")
+            case .array(let a):
+                guard case .integer = a.first, a.count % 2 == 1 else {
+                    throw StoreError.protocolError("unexpected reply to the append script")
+                }
+                var i = 1
+                while i + 1 < a.count {
+                    guard case .integer(let index) = a[i] else { throw StoreError.protocolError("unexpected reply to the append script") }
+                    let error: String
+                    switch a[i + 1] {
+                    case .string(let b): error = String(decoding: b, as: UTF8.self)
+                    case .status(let t), .error(let t): error = t
+                    default: error = "unknown error"
+                    }
+                    refused.append(AppendRefusal(index: starts[chunk] + Int(index), error: error))
+                    i += 2
+                }
+            default:
+                throw StoreError.protocolError("unexpected reply to the append script")
             }
-        case .error(let e):
-            throw StoreError.protocolError("append transaction aborted: \(e)")
-        case .null:
-            throw StoreError.protocolError("append transaction aborted")
-        default:
-            throw StoreError.protocolError("unexpected reply to EXEC")
         }
+        return refused
     }
 
     // MARK: claim

@@ -75,6 +75,15 @@ public protocol Store: AnyObject, Sendable {
     /// again together (nothing is posted twice because of the append).
     func append(_ batch: [(key: BucketKey, data: BucketData)], flushID: String?, dueAt: (BucketKey) -> Int64) throws
 
+    /// `append`, reporting the buckets the store did not apply instead of failing the whole batch:
+    /// every bucket of `batch` is applied exactly once under `flushID` except those returned, which
+    /// were not applied at all (each with why: see `AppendRefusal.isPermanent`). A retry under the same
+    /// id after a lost reply returns the same report and applies nothing again. Throws when the outcome
+    /// is unknown or nothing could be said (unreachable, an error reply): then, as for `append`, retry
+    /// the batch unchanged under the same id.
+    func appendReporting(_ batch: [(key: BucketKey, data: BucketData)], flushID: String?,
+                         dueAt: (BucketKey) -> Int64) throws -> [AppendRefusal]
+
     /// Atomically claims up to `limit` buckets of `partition` that are due at `now` (epoch seconds),
     /// leasing them for `lease` seconds. Claims whose lease ran out are due again first; a bucket whose
     /// claims ran out unsettled more than a few times in a row (3 by default: an outlet crashing on
@@ -118,6 +127,13 @@ extension Store {
         try reschedule(keys, leaseEnd: leaseEnd, dueAt: now, because: .released)
     }
 
+    /// A store that applies a batch whole or throws refuses no bucket on its own.
+    public func appendReporting(_ batch: [(key: BucketKey, data: BucketData)], flushID: String?,
+                                dueAt: (BucketKey) -> Int64) throws -> [AppendRefusal] {
+        try append(batch, flushID: flushID, dueAt: dueAt)
+        return []
+    }
+
     /// Appends under a fresh flush id: for callers that do not retry a failed batch.
     public func append(_ batch: [(key: BucketKey, data: BucketData)], dueAt: (BucketKey) -> Int64) throws {
         try append(batch, flushID: nil, dueAt: dueAt)
@@ -128,6 +144,33 @@ extension Store {
 public func leaseEnd(now: Int64, lease: Int64) -> Int64 {
     let (end, overflow) = now.addingReportingOverflow(max(0, lease))
     return overflow ? Int64.max : end
+}
+
+/// One bucket of an append that the store did not apply, and why.
+public struct AppendRefusal: Sendable, Equatable {
+    /// Its index in the batch.
+    public var index: Int
+    /// The store's error, e.g. `ERR string exceeds maximum allowed size (proto-max-bulk-len)` or
+    /// `OOM command not allowed when used memory > 'maxmemory'.`
+    public var error: String
+    public init(index: Int, error: String) {
+        self.index = index
+        self.error = error
+    }
+
+    /// Why, as a metric label: `too_large` (the bucket's data would pass Redis's string limit,
+    /// `proto-max-bulk-len`), `wrong_type` (something else holds one of its keys), `out_of_memory`
+    /// (`maxmemory` reached), `other`.
+    public var reason: String {
+        if error.contains("exceeds maximum allowed size") { return "too_large" }
+        if error.hasPrefix("WRONGTYPE") { return "wrong_type" }
+        if error.hasPrefix("OOM") { return "out_of_memory" }
+        return "other"
+    }
+
+    /// True when sending the bucket again cannot succeed (too large, wrong type): it is dropped and
+    /// counted. Anything else (out of memory, …) may pass later and is retried.
+    public var isPermanent: Bool { reason == "too_large" || reason == "wrong_type" }
 }
 
 /// Names of flushes, for `Store.append`.

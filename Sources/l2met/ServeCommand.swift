@@ -30,6 +30,11 @@ struct Serve: ParsableCommand {
         """)
     var deadline: Int?
     @Option(help: "Bytes of buckets held in memory before drains get 503.") var memoryLimit = 256 * 1024 * 1024
+    @Option(help: """
+        Seconds the receiver may fail to write its buckets to the store (Redis down, out of memory) \
+        before drains and /health get 503.
+        """)
+    var flushFailureLimit = 30.0
     @Option(help: "Partitions of the store's due index.") var partitions = 1
     @Option(help: """
         Distinct series (name × source) one drain may have per interval; past it new series are dropped, \
@@ -77,6 +82,7 @@ struct Serve: ParsableCommand {
         if let deadline, deadline < 1 { throw ValidationError("--deadline must be at least 1") }
         if flushBytes < 1 { throw ValidationError("--flush-bytes must be at least 1") }
         if flushInterval <= 0 { throw ValidationError("--flush-interval must be above 0") }
+        if !(flushFailureLimit >= 0) { throw ValidationError("--flush-failure-limit must be 0 or more") }
         if partitions < 1 { throw ValidationError("--partitions must be at least 1") }
         if maxSeriesPerDrain < 0 { throw ValidationError("--max-series-per-drain must be 0 (no limit) or more") }
         if !(0...86_400).contains(frameIDWindow) { throw ValidationError("--frame-id-window must be 0 to 86400 seconds") }
@@ -140,6 +146,7 @@ struct Serve: ParsableCommand {
         // a resolution later (a local drain has no delay to wait for).
         c.deadline = deadline ?? (c.isLocalMode ? 1 : 2)
         c.memoryLimitBytes = memoryLimit
+        c.flushFailureLimit = flushFailureLimit
         c.partitions = partitions
         c.maxSeriesPerDrain = maxSeriesPerDrain
         c.frameIDWindow = frameIDWindow

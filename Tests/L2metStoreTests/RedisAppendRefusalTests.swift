@@ -1,0 +1,58 @@
+import Foundation
+import L2metTestSupport
+import L2metCore
+import XCTest
+@testable import L2metStore
+
+/// What Redis refuses in an append: each bucket is applied whole or not at all, the refused ones are
+/// reported, and a retry under the same flush id applies nothing twice.
+final class RedisAppendRefusalTests: XCTestCase {
+    /// A bucket past `proto-max-bulk-len`: only it is refused (its marker still set for the rest), the
+    /// retry answers the same report, and the other buckets of the chunk are applied once.
+    func testABucketPastTheStringLimitIsRefusedAloneAndReportedAgainOnRetry() throws {
+        let server = try RedisServer(arguments: ["--proto-max-bulk-len", "1mb"])
+        let store = try RedisStore(url: server.url)
+        let hot = StoreBehaviours.key("hot", kind: .measurement)
+        let quiet = StoreBehaviours.key("quiet")
+        // 100,000 values = 800 KB a record: the first fits, the second would pass 1 MB.
+        let big = StoreBehaviours.data(.measurement, (0..<100_000).map(Double.init))
+        XCTAssertEqual(try store.appendReporting([(hot, big)], flushID: "f1", dueAt: StoreBehaviours.due), [])
+        let batch = [(key: quiet, data: StoreBehaviours.data(.counter, [1])), (key: hot, data: big),
+                     (key: quiet, data: StoreBehaviours.data(.counter, [2]))]
+        let refused = try store.appendReporting(batch, flushID: "f2", dueAt: StoreBehaviours.due)
+        XCTAssertEqual(refused.map(\.index), [1])
+        XCTAssertEqual(refused.first?.reason, "too_large", "\(refused)")
+        XCTAssertTrue(refused.first?.isPermanent ?? false)
+        // The same id again (a lost reply): the same report, nothing applied twice.
+        XCTAssertEqual(try store.appendReporting(batch, flushID: "f2", dueAt: StoreBehaviours.due), refused)
+        XCTAssertThrowsError(try store.append(batch, flushID: "f3", dueAt: StoreBehaviours.due))
+
+        let claimed = try StoreBehaviours.claimAll(store)
+        XCTAssertEqual(claimed.first { $0.key == quiet }?.data.sum, 6, "1 + 2 (f2), then 1 + 2 (f3): each once")
+        XCTAssertEqual(claimed.first { $0.key == hot }?.data.values.count, 100_000)
+    }
+
+    /// Out of memory: the script's first write is refused, so nothing of the chunk is applied and no
+    /// marker is left; once Redis has room the same chunk is applied, once.
+    func testOutOfMemoryRefusesTheWholeChunkAndItPassesLater() throws {
+        let server = try RedisServer(arguments: ["--maxmemory-policy", "noeviction"])
+        let store = try RedisStore(url: server.url)
+        // 2 MB of unrelated data, then a maxmemory below what Redis holds.
+        let filler = String(repeating: "x", count: 16 * 1024)
+        for i in 0..<128 { try TestRedis.command(server.url, ["SET", "filler:\(i)", filler]) }
+        try TestRedis.command(server.url, ["CONFIG", "SET", "maxmemory", "1mb"])
+        let keys = (0..<50).map { StoreBehaviours.key("oom.\($0)") }
+        let batch = keys.map { (key: $0, data: StoreBehaviours.data(.counter, [1])) }
+        let refused = try store.appendReporting(batch, flushID: "oom", dueAt: StoreBehaviours.due)
+        XCTAssertEqual(refused.count, 50, "every bucket refused")
+        XCTAssertEqual(refused.first?.reason, "out_of_memory", "\(refused)")
+        XCTAssertFalse(refused.first?.isPermanent ?? true)
+        guard case .integer(0) = try TestRedis.command(server.url, ["EXISTS", "l2met:flush:oom:0"]) else {
+            return XCTFail("no marker for a chunk that applied nothing")
+        }
+        try TestRedis.command(server.url, ["CONFIG", "SET", "maxmemory", "64mb"])
+        XCTAssertEqual(try store.appendReporting(batch, flushID: "oom", dueAt: StoreBehaviours.due), [])
+        XCTAssertEqual(try store.appendReporting(batch, flushID: "oom", dueAt: StoreBehaviours.due), [])
+        XCTAssertEqual(try StoreBehaviours.claimAll(store).reduce(0) { $0 + $1.data.sum }, 50)
+    }
+}
