@@ -46,12 +46,14 @@ public struct LineMetrics {
 /// A value that does not parse drops its pair (`badValues`); a marker with no name drops its pair
 /// (`emptyNames`).
 public enum Conventions {
+    /// The bytes of a string literal: in the binary's read-only data, never written or freed, so the
+    /// `nonisolated(unsafe)` static constants made of them are safe to share between threads.
     static func constant(_ s: StaticString) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount)
     }
-    static let routerPrefix = constant("router.")
-    static let l10Name = constant("logplex.l10")
-    static let empty = UnsafeRawBufferPointer(start: nil, count: 0)
+    nonisolated(unsafe) static let routerPrefix = constant("router.")
+    nonisolated(unsafe) static let l10Name = constant("logplex.l10")
+    nonisolated(unsafe) static let empty = UnsafeRawBufferPointer(start: nil, count: 0)
 
     @inline(__always)
     static func equals(_ a: UnsafeRawBufferPointer, _ s: StaticString) -> Bool {

@@ -22,8 +22,8 @@ public struct DrainLoss: Sendable, Equatable {
     /// True when there is nothing to count.
     public var isEmpty: Bool { dropped == 0 && lost == 0 }
 
-    static let droppedName = Conventions.constant("logshuttle.dropped")
-    static let lostName = Conventions.constant("logshuttle.lost")
+    nonisolated(unsafe) static let droppedName = Conventions.constant("logshuttle.dropped")
+    nonisolated(unsafe) static let lostName = Conventions.constant("logshuttle.lost")
 
     private static func count(_ raw: String?) -> Int64 {
         guard let raw else { return 0 }

@@ -37,7 +37,7 @@ public final class Register {
     private var scratch: UnsafeMutableRawPointer
     private var scratchCapacity: Int
 
-    private static let dot = Conventions.constant(".")
+    nonisolated(unsafe) private static let dot = Conventions.constant(".")
 
     /// - Parameter limiter: the drains' series limits, shared by every register of the process; nil:
     ///   no limit.
@@ -157,8 +157,8 @@ public final class Register {
     }
 
     /// `l2met.dropped`, source `series_limit`: what a drain lost to its series limit, in its own metrics.
-    static let droppedName = Conventions.constant("l2met.dropped")
-    static let seriesLimitSource = Conventions.constant("series_limit")
+    nonisolated(unsafe) static let droppedName = Conventions.constant("l2met.dropped")
+    nonisolated(unsafe) static let seriesLimitSource = Conventions.constant("series_limit")
 
     /// Adds a drain's report of its own losses (`DrainLoss`) as the counters `logshuttle.dropped` and
     /// `logshuttle.lost`, bucketed as a line of that drain with no `source=` (so the name and source

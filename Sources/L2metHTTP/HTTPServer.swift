@@ -71,6 +71,9 @@ public final class HTTPServer: @unchecked Sendable {
             for (i, worker) in workers.enumerated() {
                 let done = DispatchSemaphore(value: 0)
                 finished.append(done)
+                // Handed to its thread, which alone runs its loop; what other threads call on it (stop,
+                // figures) is thread-safe (see HTTPWorker).
+                nonisolated(unsafe) let worker = worker
                 let thread = Thread {
                     worker.run()
                     done.signal()

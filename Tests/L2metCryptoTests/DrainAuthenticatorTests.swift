@@ -148,6 +148,7 @@ final class DrainAuthenticatorTests: XCTestCase {
     func testConcurrentUseIsSafe() throws {
         let keyring = try Keyring(secrets: Fernet.generateKey())
         let auth = DrainAuthenticator(keyring: keyring, cacheCapacity: 16)
+        let now = self.now
         let tokens = (0..<40).map { keyring.encrypt("user\($0):t", now: now) }
         let headers = tokens.map(header)
         let failures = Failures()

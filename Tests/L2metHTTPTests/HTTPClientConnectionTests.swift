@@ -57,7 +57,8 @@ final class HTTPClientConnectionTests: XCTestCase {
 }
 
 /// A plain listening socket on an ephemeral loopback port.
-final class LoopbackListener {
+/// (`@unchecked Sendable`: used by one thread at a time: made by the test, then accepted on by its server thread.)
+final class LoopbackListener: @unchecked Sendable {
     let fd: Int32
     let port: Int
     private var closed = false

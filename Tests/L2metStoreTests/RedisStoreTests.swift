@@ -224,7 +224,8 @@ final class RedisStoreTests: XCTestCase {
         let store = try RedisStore(url: server.url, commandTimeout: 1)
         let k = StoreBehaviours.key("stalled")
         try store.append([(k, StoreBehaviours.data(.counter, [6]))], dueAt: StoreBehaviours.due)
-        Thread.detachNewThread { _ = try? TestRedis.command(server.url, ["DEBUG", "SLEEP", "3"]) }
+        let url = server.url
+        Thread.detachNewThread { _ = try? TestRedis.command(url, ["DEBUG", "SLEEP", "3"]) }
         Thread.sleep(forTimeInterval: 0.3)
         let now = StoreBehaviours.t0 + 200, id = FlushID.make()
         XCTAssertThrowsError(try store.claim(partition: 0, now: now, limit: 10, lease: 300, claimID: id),

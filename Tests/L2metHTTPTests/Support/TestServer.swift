@@ -53,7 +53,8 @@ func makeServer(workers: Int = 2, configure: (inout HTTPServerConfiguration) -> 
 }
 
 /// A plain blocking TCP socket for sending exactly the bytes a test wants.
-final class RawSocket {
+/// (`@unchecked Sendable`: a test hands a socket to one thread at a time, never to two at once.)
+final class RawSocket: @unchecked Sendable {
     let fd: Int32
 
     /// `source`: the local address to connect from (another loopback address, 127.0.0.2 say, is

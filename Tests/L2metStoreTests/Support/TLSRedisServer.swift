@@ -35,7 +35,7 @@ final class TLSRedisServer {
 /// A self-signed certificate and key in a temporary directory, made once per test process.
 enum TestCertificate {
     private static let lock = NSLock()
-    private static var made: (certificate: String, key: String)?
+    nonisolated(unsafe) private static var made: (certificate: String, key: String)?  // guarded by `lock`
 
     static func shared() throws -> (certificate: String, key: String) {
         lock.lock()
