@@ -181,8 +181,8 @@ public final class Register {
                                                  source: sourceBuffer, sourceLength: sourceLength, units: units, key: key)
                             heldBytes += 160 + nameLength + sourceLength + units.count + options.token.utf8.count
                         }
-                        table.data[index].add(m.value, timestamp: timestamp)
-                        if m.kind == .measurement { heldBytes += 8 }
+                        // A sketched measurement no longer grows (its 32 KiB bound was counted as exact values).
+                        if table.data[index].add(m.value, timestamp: timestamp) { heldBytes += 8 }
                         counts.measurements += 1
                     }
                 }

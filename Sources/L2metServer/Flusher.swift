@@ -161,7 +161,7 @@ final class Flusher: @unchecked Sendable {
     /// Approximate bytes `batch` holds.
     private static func bytes<S: Sequence>(of batch: S) -> Int where S.Element == (key: BucketKey, data: BucketData) {
         batch.reduce(0) {
-            $0 + 96 + $1.key.token.utf8.count + $1.key.name.utf8.count + $1.key.source.utf8.count + 8 * $1.data.values.count
+            $0 + 96 + $1.key.token.utf8.count + $1.key.name.utf8.count + $1.key.source.utf8.count + $1.data.approximateValueBytes
         }
     }
 
