@@ -124,7 +124,7 @@ public enum BucketCodec {
             guard let z = readVarint(buf, &i) else { return nil }
             let offset = Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1)
             let limit = Int64(QuantileSketch.maxIndexMagnitude)
-            guard offset >= -limit, offset + Int64(n) - 1 <= limit else { return nil }
+            guard offset >= -limit, offset <= limit - Int64(n) + 1 else { return nil }
             var counts: [UInt64] = []
             counts.reserveCapacity(Int(n))
             for _ in 0..<n {

@@ -425,6 +425,9 @@ final class QuantileSketchTests: XCTestCase {
         XCTAssertNotNil(BucketCodec.decode(sketchRecord(bins: [1, 2, 5, 0])))
         XCTAssertNil(BucketCodec.decode(sketchRecord(bins: [0x81, 0x10] + [0])), "2,049 bins")
         XCTAssertNil(BucketCodec.decode(sketchRecord(bins: [1, 0xC2, 0xF1, 0x04, 5, 0])), "index past 40,000")
+        XCTAssertNil(BucketCodec.decode(sketchRecord(bins: [0, 48, 0xFE] + [UInt8](repeating: 0xFF, count: 8) + [1, 5])),
+                     "an index near 2^63 (found by scripts/fuzz format: the range check overflowed)")
+        XCTAssertNil(BucketCodec.decode(Data(base64Encoded: "TQMAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAwMDAwMDAwMDAwMDAwAAAAAP9nAAAAAAAAADDw//////////8BAXT///////////8=")!))
         XCTAssertNil(BucketCodec.decode(sketchRecord(min: 3, max: 2, bins: [1, 2, 5, 0])), "min above max")
         XCTAssertNil(BucketCodec.decode(sketchRecord(min: .nan, bins: [1, 2, 5, 0])), "NaN min")
         XCTAssertNil(BucketCodec.decode(sketchRecord(zero: [UInt8](repeating: 0xFF, count: 10) + [1], bins: [0, 0])),
