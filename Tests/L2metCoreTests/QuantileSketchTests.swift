@@ -188,11 +188,13 @@ final class QuantileSketchTests: XCTestCase {
         let s = Statistics(measurement(same))
         XCTAssertEqual([s.min, s.median, s.perc95, s.perc99, s.max], [3.7, 3.7, 3.7, 3.7, 3.7])
         XCTAssertEqual(s.count, 3 * limit)
-        // Two values: ranks that land in the top bin answer at most max.
+        // Two values: a rank in the lowest bin answers at least min (1, not its bin's 0.99...); one in
+        // the top bin at most max, within α.
         let two = Array(repeating: 1.0, count: 5_000) + Array(repeating: 100.0, count: 5_000)
         let t = Statistics(measurement(two))
         XCTAssertEqual(t.median, 1)
-        XCTAssertEqual(t.perc99, 100)
+        XCTAssertLessThanOrEqual(t.perc99, 100)
+        assertWithinAlpha(t.perc99, 100, "perc99")
         XCTAssertEqual(t.max, 100)
         // Rank 1 and rank n are min and max.
         let vs = values(.lognormal, 10_000, seed: 9)
@@ -204,18 +206,40 @@ final class QuantileSketchTests: XCTestCase {
 
     func testConstants() {
         XCTAssertEqual(QuantileSketch.gamma, 1.01 / 0.99)
-        XCTAssertEqual(QuantileSketch.logGamma, log(QuantileSketch.gamma), accuracy: 1e-17)
-        XCTAssertEqual(QuantileSketch.inverseLogGamma, 1 / log(QuantileSketch.gamma), accuracy: 1e-13)
+        XCTAssertEqual(QuantileSketch.a, 6.0 / 35)
+        XCTAssertEqual(QuantileSketch.b, -3.0 / 5)
+        XCTAssertEqual(QuantileSketch.c, 10.0 / 7)
+        XCTAssertEqual(QuantileSketch.multiplier, 0.7 / log(QuantileSketch.gamma), accuracy: 1e-12)
         // Every finite nonzero magnitude has an index within the bound the codec checks.
         for m in [Double.leastNonzeroMagnitude, .leastNormalMagnitude, 1, .greatestFiniteMagnitude] {
             XCTAssertLessThanOrEqual(abs(QuantileSketch.index(m)), QuantileSketch.maxIndexMagnitude, "\(m)")
         }
-        // A bin's value is within α of both ends of the bin.
-        for i in [-5_000, -1, 0, 1, 345, 20_000] {
-            let hi = exp(Double(i) * log(QuantileSketch.gamma)), lo = hi / QuantileSketch.gamma
+        XCTAssertEqual(QuantileSketch.index(1), 0)
+        XCTAssertEqual(QuantileSketch.index(2), 35)
+        XCTAssertEqual(QuantileSketch.index(0.5), -34)
+    }
+
+    /// Every bin (lo, hi] has hi/lo ≤ γ, its values map to it, and its value is within α of both ends.
+    func testBinsAreWithinGamma() {
+        var worstRatio = 0.0
+        for i in Array(-37_589 ... -37_000) + Array(-2_000...2_000) + Array(35_000...35_838) {
+            let lo = QuantileSketch.binUpperBound(i - 1), hi = QuantileSketch.binUpperBound(i)
+            guard lo >= Double.leastNormalMagnitude else { continue }
+            worstRatio = max(worstRatio, hi / lo)
+            XCTAssertLessThanOrEqual(hi / lo, QuantileSketch.gamma * (1 + 1e-12), "bin \(i)")
+            XCTAssertEqual(QuantileSketch.index(lo * (1 + 1e-12)), i, "bin \(i) low end")
+            XCTAssertEqual(QuantileSketch.index(hi * (1 - 1e-12)), i, "bin \(i) high end")
             let v = QuantileSketch.binValue(i)
-            XCTAssertLessThanOrEqual(abs(v - hi) / hi, alpha * (1 + 1e-9))
-            XCTAssertLessThanOrEqual(abs(v - lo) / lo, alpha * (1 + 1e-9))
+            XCTAssertLessThanOrEqual(abs(v - hi) / hi, alpha * (1 + 1e-9), "bin \(i)")
+            XCTAssertLessThanOrEqual(abs(v - lo) / lo, alpha * (1 + 1e-9), "bin \(i)")
+        }
+        XCTAssertGreaterThan(worstRatio, 1.0199, "the bins are not needlessly narrow")
+        // Subnormal magnitudes still map in order.
+        var last = Int.min
+        for k in stride(from: 0, through: 60, by: 1) {
+            let x = Double.leastNonzeroMagnitude * pow(2, Double(k))
+            XCTAssertGreaterThanOrEqual(QuantileSketch.index(x), last)
+            last = QuantileSketch.index(x)
         }
     }
 
@@ -238,7 +262,7 @@ final class QuantileSketchTests: XCTestCase {
         let sketch = data.sketch!
         XCTAssertEqual(sketch.positive.counts.count, QuantileSketch.maxBinsPerSign)
         let sorted = vs.sorted()
-        // 2,048 bins span log10(γ^2048) ≈ 17.8 decades of the 300: ranks above the lowest ~94 % are exact to α.
+        // 2,048 bins span about 17.6 decades of the 300: ranks above the lowest ~94 % are exact to α.
         for p in [95, 99] { assertWithinAlpha(sketch.percentile(p), exact(sorted, p), "p\(p)") }
         XCTAssertEqual(sketch.min, sorted[0])
         // Negative values collapse the most negative ones (their lowest quantiles), keeping the rest.
@@ -397,14 +421,14 @@ final class QuantileSketchTests: XCTestCase {
         // The worst case: both signs over the widest spread, every bin of each sign used.
         var wide = QuantileSketch()
         for i in 0..<2 * QuantileSketch.maxBinsPerSign + 100 {
-            let m = QuantileSketch.binValue(i - 100) * 1e30
+            let m = QuantileSketch.binValue(i - 100) * 0x1p100
             wide.add(m)
             wide.add(-m)
         }
         var worst = BucketData(kind: .measurement)
         worst.sketch = wide
         worst.count = Int(wide.count)
-        for _ in 0..<10_000_000 { worst.sketch!.add(1e30) }   // large counts: 4-byte varints
+        for _ in 0..<10_000_000 { worst.sketch!.add(0x1p100) }   // large counts: 4-byte varints
         var wbytes: [UInt8] = []
         BucketCodec.encode(worst, into: &wbytes)
         XCTAssertEqual(worst.sketch!.positive.counts.count, QuantileSketch.maxBinsPerSign)
