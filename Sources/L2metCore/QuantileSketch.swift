@@ -5,9 +5,9 @@
 /// - count, min, max and the sum of squares are exact (min and max are the values themselves).
 /// - A nonzero finite x falls in bin i = ceil(K · L(|x|)), where L is DDSketch's cubically
 ///   interpolated logarithm: for |x| = 2^e · (1 + s), s in [0, 1), L = e + P(s) with
-///   P(s) = (6/35)s³ − (3/5)s² + (10/7)s (P(0) = 0, P(1) = 1, increasing). L is within 0.01 of
-///   log2 and is a handful of multiply-adds on the bits of x (libm's `log` cost the parse benchmark
-///   about 10 %). K = 0.7/ln γ, γ = (1 + α)/(1 − α), α = `relativeAccuracy` (1 %), makes every bin
+///   P(s) = (6/35)s³ − (3/5)s² + (10/7)s (P(0) = 0, P(1) = 1, increasing). L is within 0.0015 of
+///   log2 and is a handful of multiply-adds on the bits of x (libm's `log` and `ceil` took 3 % of the
+///   parse benchmark's time). K = 0.7/ln γ, γ = (1 + α)/(1 − α), α = `relativeAccuracy` (1 %), makes every bin
 ///   (lo, hi] satisfy hi/lo ≤ γ (the slope of ln x against L is at most 0.7), only 1 % more bins than
 ///   ceil(log_γ |x|) would use. Positive and negative values have a set of bins each (keyed by |x|),
 ///   zeros (±0) a count of their own. The value of a bin is 2·lo·hi/(lo + hi), within
