@@ -281,6 +281,29 @@ final class QuantileSketchTests: XCTestCase {
         XCTAssertEqual(ab.count, a.sketch!.count)
     }
 
+    /// What the destinations get from a sketched bucket: exact count, sum, min, max; percentiles within 1 %.
+    func testPayloadsOfASketchedBucket() {
+        let vs = values(.routerService, 50_000, seed: 13)
+        let data = measurement(vs)
+        XCTAssertFalse(data.isExact)
+        let sorted = vs.sorted()
+        let key = BucketKey(token: "t", name: "router.service", source: "", kind: .measurement, units: "ms",
+                            resolution: 60, time: 1_763_838_000)
+        let gauges = LibratoPayload.gauges(for: key, data: data)
+        XCTAssertEqual(gauges.map(\.name), ["router.service", "router.service.median", "router.service.perc95",
+                                             "router.service.perc99"])
+        XCTAssertEqual(gauges[0].count, 50_000)
+        XCTAssertEqual(gauges[0].sum, vs.reduce(0, +))
+        XCTAssertEqual(gauges[0].min, sorted.first)
+        XCTAssertEqual(gauges[0].max, sorted.last)
+        for (g, p) in zip(gauges.dropFirst(), [50, 95, 99]) { assertWithinAlpha(g.value!, exact(sorted, p), g.name) }
+        let point = OTLPPayload.dataPoint(for: key, data: data)!
+        XCTAssertEqual(point.count, 50_000)
+        XCTAssertEqual(point.quantiles.first?.1, sorted.first)
+        XCTAssertEqual(point.quantiles.last?.1, sorted.last)
+        assertWithinAlpha(point.quantiles[2].1, exact(sorted, 95), "otlp 0.95")
+    }
+
     // MARK: merging
 
     func testMergeIsExactWhileSmallAndASketchPastTheLimit() {
