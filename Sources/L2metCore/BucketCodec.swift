@@ -11,7 +11,7 @@
 ///   and each bin's count (varint). Varints are unsigned LEB128, at most 10 bytes.
 ///
 /// An exact measurement record holds at most `BucketData.exactLimit` values (32,797 bytes) when a
-/// receiver writes it; a sketch record at most 29 + 24 + 10 + 2 × (2 + 3 + 2,048 × 10) = 41,037 bytes,
+/// receiver writes it; a sketch record at most 29 + 24 + 10 + 2 × (2 + 3 + 2,048 × 10) = 41,033 bytes,
 /// and in practice a few hundred (a count below 2^21 takes 3 bytes; a 1 % sketch of latencies spans a
 /// few hundred bins). Decoding merges records of either layout (`BucketData.merge`): exact while the
 /// total stays within `exactLimit`, a sketch otherwise; an `m` record of more values (an older

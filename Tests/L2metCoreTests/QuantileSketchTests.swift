@@ -457,6 +457,7 @@ final class QuantileSketchTests: XCTestCase {
         XCTAssertEqual(worst.sketch!.positive.counts.count, QuantileSketch.maxBinsPerSign)
         XCTAssertEqual(worst.sketch!.negative.counts.count, QuantileSketch.maxBinsPerSign)
         XCTAssertLessThanOrEqual(wbytes.count, BucketCodec.maxSketchRecordSize)
+        XCTAssertEqual(BucketCodec.maxSketchRecordSize, 41_033, "the bound docs/redis-schema.md states")
         XCTAssertLessThanOrEqual(worst.approximateValueBytes, 32 * 1024 + 200)
         print("both signs, every bin: a \(wbytes.count)-byte record (bound \(BucketCodec.maxSketchRecordSize))")
     }
