@@ -23,7 +23,7 @@ public enum LibratoPayload {
         var out: [LibratoGauge]
         switch key.kind {
         case .measurement:
-            guard !data.values.isEmpty else { return [] }
+            guard data.hasValues else { return [] }
             let s = Statistics(data)
             out = [
                 LibratoGauge(name: key.name, source: source, measureTime: time, count: s.count, sum: s.sum,

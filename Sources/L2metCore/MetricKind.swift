@@ -1,6 +1,7 @@
 /// The three kinds of metric the log conventions name: `measure#`, `count#` and `sample#`.
 public enum MetricKind: UInt8, Sendable, CaseIterable, Hashable {
-    /// `measure#NAME=V`: every value is kept; the outlet reports count, sum, min, max, sum of squares and percentiles.
+    /// `measure#NAME=V`: values are kept (exactly up to `BucketData.exactLimit`, then as a sketch); the outlet
+    /// reports count, sum, min, max, sum of squares and percentiles.
     case measurement = 0
     /// `count#NAME=V`: values are summed.
     case counter = 1

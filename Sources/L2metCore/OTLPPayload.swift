@@ -31,7 +31,7 @@ public enum OTLPPayload {
                                   startTimeUnixNano: start, timeUnixNano: end, value: 0)
         switch key.kind {
         case .measurement:
-            guard !data.values.isEmpty else { return nil }
+            guard data.hasValues else { return nil }
             let s = Statistics(data)
             point.count = s.count
             point.value = s.sum

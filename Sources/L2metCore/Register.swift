@@ -149,7 +149,7 @@ public final class Register {
         let overLimit = counts.count(of: .seriesLimit)
         if overLimit > 0 {
             // The drain's owner sees it where they look: in their own metrics.
-            addCounters([(Self.droppedName, Double(overLimit))], source: Self.seriesLimitSource, options: options,
+            _ = addCounters([(Self.droppedName, Double(overLimit))], source: Self.seriesLimitSource, options: options,
                         nowMicros: nowMicros, limited: false)
         }
         releaseOversizedScratch()
@@ -300,8 +300,8 @@ public final class Register {
                                  source: sourceBuffer, sourceLength: sourceLength, units: units, key: key)
             heldBytes += 160 + nameLength + sourceLength + units.count + token.utf8.count
         }
-        table.data[index].add(m.value, timestamp: timestamp)
-        if m.kind == .measurement { heldBytes += 8 }
+        // A sketched measurement no longer grows (its 32 KiB bound was counted as exact values).
+        if table.data[index].add(m.value, timestamp: timestamp) { heldBytes += 8 }
         return .taken
     }
 

@@ -2,7 +2,10 @@
 /// and nearest-rank percentiles (sort ascending; the p-th percentile is x[ceil(p/100 · n)], 1-based).
 ///
 /// Figures that need the individual values (min, max, sum of squares, percentiles) come from
-/// `BucketData.values`, which only measurements keep; they are 0 when there are no values.
+/// `BucketData.values` while the measurement is exact (up to `BucketData.exactLimit` values) and
+/// from its `QuantileSketch` above that: count, sum, min, max and sum of squares are exact either
+/// way; percentiles are exact up to 4,096 values per interval and within 1 % relative error above
+/// (`QuantileSketch.relativeAccuracy`). They are 0 when there are no values.
 public struct Statistics: Sendable, Equatable {
     public var count: Int
     public var sum: Double
@@ -16,9 +19,23 @@ public struct Statistics: Sendable, Equatable {
     public var perc99: Double
 
     public init(_ data: BucketData) {
-        count = data.kind == .measurement ? data.values.count : data.count
         sum = data.sum
         last = data.lastValue
+        if data.kind == .measurement, let sketch = data.sketch {
+            count = data.count
+            guard sketch.count > 0 else {
+                min = 0; max = 0; sumSquares = 0; median = 0; perc95 = 0; perc99 = 0
+                return
+            }
+            min = sketch.min
+            max = sketch.max
+            sumSquares = sketch.sumSquares
+            median = sketch.percentile(50)
+            perc95 = sketch.percentile(95)
+            perc99 = sketch.percentile(99)
+            return
+        }
+        count = data.kind == .measurement ? data.values.count : data.count
         guard !data.values.isEmpty else {
             min = 0; max = 0; sumSquares = 0; median = 0; perc95 = 0; perc99 = 0
             return

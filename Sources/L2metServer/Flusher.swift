@@ -7,8 +7,9 @@ import Logging
 /// Moves buckets from the receiver's registers to the store every flush interval.
 ///
 /// What it takes from the registers is cut into chunks of at most `chunkBuckets` buckets and about
-/// `chunkBytes` bytes (a measurement with more values than `pieceValues` is cut into pieces, which
-/// the store merges back), each written on its own under a flush id of its own, so a store that
+/// `chunkBytes` bytes (one bucket's record is at most `BucketCodec.maxSketchRecordSize`, 41 KB: a
+/// measurement is exact up to 4,096 values and a bounded sketch above), each written on its own under
+/// a flush id of its own, so a store that
 /// has room for some of it takes that much. A chunk the store confirms is done; a chunk whose call
 /// failed (store down, reply lost, an error reply) is kept as it was, under its id, and retried
 /// unchanged until the store confirms it (the store skips what that id already applied). Buckets the
@@ -42,9 +43,6 @@ final class Flusher: @unchecked Sendable {
     static let chunkBuckets = 1000
     /// About the most bytes in one chunk.
     static let chunkBytes = 1 << 20
-    /// Most values of one measurement in one piece: 256 KiB, well under Redis's smallest
-    /// `proto-max-bulk-len` (1 MB), so no single argument is refused as a protocol error.
-    static let pieceValues = 32_768
     /// Longest wait between two flushes while the store refuses them (seconds).
     static let backoffCap = 10.0
 
@@ -245,7 +243,7 @@ final class Flusher: @unchecked Sendable {
                     let item = chunk.items[r.index]
                     if r.isPermanent {
                         let c = refusedCounters(r.reason)
-                        let values = item.data.kind == .measurement ? item.data.values.count : item.data.count
+                        let values = item.data.count
                         c.buckets.increment()
                         c.values.increment(by: values)
                         let d = dropped[item.key] ?? (0, 0, r)
@@ -291,7 +289,7 @@ final class Flusher: @unchecked Sendable {
     }
 
     /// `batch` cut into chunks of at most `chunkBuckets` buckets and about `chunkBytes` bytes, under
-    /// fresh ids; a measurement of more than `pieceValues` values goes in pieces (merged again in the store).
+    /// fresh ids.
     private static func chunks(of batch: [BucketKey: BucketData]) -> [Chunk] {
         var out: [Chunk] = []
         var current = Chunk(id: FlushID.make(), items: [], bytes: 0)
@@ -304,31 +302,14 @@ final class Flusher: @unchecked Sendable {
             current.items.append((key, data))
             current.bytes += size
         }
-        for (key, data) in batch {
-            if data.kind == .measurement && data.values.count > pieceValues {
-                var start = 0
-                while start < data.values.count {
-                    let end = min(data.values.count, start + pieceValues)
-                    var piece = BucketData(kind: .measurement)
-                    for v in data.values[start..<end] { piece.add(v, timestamp: data.lastTimestamp) }
-                    if end == data.values.count {
-                        // The last piece carries the bucket's last value and time.
-                        piece.lastValue = data.lastValue
-                    }
-                    add(key, piece)
-                    start = end
-                }
-            } else {
-                add(key, data)
-            }
-        }
+        for (key, data) in batch { add(key, data) }
         if !current.items.isEmpty { out.append(current) }
         return out
     }
 
     /// Approximate bytes one bucket holds.
     private static func bytes(_ key: BucketKey, _ data: BucketData) -> Int {
-        96 + key.token.utf8.count + key.name.utf8.count + key.source.utf8.count + 8 * data.values.count
+        96 + key.token.utf8.count + key.name.utf8.count + key.source.utf8.count + data.approximateValueBytes
     }
 
     /// Approximate bytes `batch` holds.

@@ -38,7 +38,20 @@ private func checkCodec(_ bytes: [UInt8]) {
     guard let d = BucketCodec.decode(bytes) else { return }
     precondition(!bytes.isEmpty)
     precondition(d.count >= 0)
-    if d.kind == .measurement { precondition(d.values.count == d.count) } else { precondition(d.values.isEmpty) }
+    if d.kind == .measurement {
+        // Exact: every value; a sketch: no values, and exact is only ever within the limit once merged.
+        if let sketch = d.sketch {
+            precondition(d.values.isEmpty)
+            precondition(sketch.positive.counts.count <= QuantileSketch.maxBinsPerSign)
+            precondition(sketch.negative.counts.count <= QuantileSketch.maxBinsPerSign)
+            precondition(sketch.count == 0 || (sketch.min <= sketch.max))
+        } else {
+            precondition(d.values.count == d.count)
+            precondition(d.values.count <= BucketData.exactLimit)
+        }
+    } else {
+        precondition(d.values.isEmpty && d.sketch == nil)
+    }
     // A record's count is 32 bits: a merge of records may pass it (the store only ever appends
     // records of one flush, far below), so only a count that fits is expected back.
     if d.count <= Int(UInt32.max) {
@@ -47,13 +60,54 @@ private func checkCodec(_ bytes: [UInt8]) {
         guard let back = BucketCodec.decode(again) else { preconditionFailure("a decoded bucket does not re-encode") }
         precondition(back.kind == d.kind && back.count == d.count && back.values.count == d.values.count)
         precondition(zip(back.values, d.values).allSatisfy { $0.bitPattern == $1.bitPattern })
+        precondition(back.sketch?.positive == d.sketch?.positive && back.sketch?.negative == d.sketch?.negative)
+        precondition(back.sketch?.count == d.sketch?.count && back.sketch?.zeroCount == d.sketch?.zeroCount)
+        if let s = d.sketch, s.count > 0, let b = back.sketch {
+            precondition(b.min.bitPattern == s.min.bitPattern && b.max.bitPattern == s.max.bitPattern)
+        }
     }
+    // A sketch's percentiles lie within [min, max], in order (no hostile count makes them leave it).
+    if let sketch = d.sketch, sketch.count > 0 {
+        let s = Statistics(d)
+        precondition(s.min <= s.median && s.median <= s.perc95 && s.perc95 <= s.perc99 && s.perc99 <= s.max)
+    }
+    checkSketchOfBytes(bytes)
     // The outlet's use of it never traps, and never writes a non-finite number.
     let key = BucketKey(token: "t", name: "n", source: "", kind: d.kind, units: "", resolution: 60, time: 1_234_567_860)
     for g in LibratoPayload.gauges(for: key, data: d) { precondition(g.isFinite) }
     let json = LibratoPayload.json(LibratoPayload.gauges(for: key, data: d))
     precondition(!String(decoding: json, as: UTF8.self).contains("nan") && !String(decoding: json, as: UTF8.self).contains("inf"))
     if let p = OTLPPayload.dataPoint(for: key, data: d) { precondition(p.isFinite) }
+}
+
+/// The bytes as doubles, added to a measurement one by one (past the exact limit when repeated):
+/// non-finite ones are ignored by the sketch, and its percentiles are within [min, max], in order.
+private func checkSketchOfBytes(_ bytes: [UInt8]) {
+    var values: [Double] = []
+    var i = 0
+    while i + 8 <= bytes.count {
+        values.append(bytes.withUnsafeBytes { Double(bitPattern: UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: i, as: UInt64.self))) })
+        i += 8
+    }
+    guard !values.isEmpty else { return }
+    var sketch = QuantileSketch()
+    var finite = 0
+    for _ in 0..<(BucketData.exactLimit / values.count + 1) {
+        for v in values {
+            sketch.add(v)
+            if v.isFinite { finite += 1 }
+        }
+    }
+    precondition(sketch.count == UInt64(finite))
+    guard finite > 0 else { return }
+    let p = [sketch.min, sketch.percentile(50), sketch.percentile(95), sketch.percentile(99), sketch.max]
+    precondition(zip(p, p.dropFirst()).allSatisfy { $0 <= $1 }, "\(p)")
+    var bytes: [UInt8] = []
+    var d = BucketData(kind: .measurement)
+    d.sketch = sketch
+    BucketCodec.encode(d, into: &bytes)
+    precondition(bytes.count <= BucketCodec.maxSketchRecordSize)
+    precondition(BucketCodec.decode(bytes)?.sketch == sketch || sketch.sumSquares.isNaN)
 }
 
 /// A store key parses to a key whose store key parses to the same key.

@@ -58,7 +58,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             precondition(key.name.utf8.allSatisfy { $0 < 0x80 && $0 != UInt8(ascii: "|") })
             precondition(data.count > 0)
             precondition(BucketKey(storeKey: key.storeKey) == key)
-            if key.kind == .measurement { precondition(data.values.count == data.count) }
+            if key.kind == .measurement { precondition(data.sketch == nil ? data.values.count == data.count : data.values.isEmpty && data.count > BucketData.exactLimit) }
         }
         // Every measurement went into exactly one bucket.
         precondition(total == ingested, "\(total) in buckets, \(ingested) ingested")

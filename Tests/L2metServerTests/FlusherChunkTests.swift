@@ -122,20 +122,18 @@ final class FlusherChunkTests: XCTestCase {
         XCTAssertNil(f.failing)
     }
 
-    /// A measurement with many values goes in pieces no bigger than `pieceValues`, which merge back.
-    func testAHotMeasurementGoesInPieces() {
+    /// A hot measurement goes as one bounded record: exact up to 4,096 values, a sketch above.
+    func testAHotMeasurementGoesAsOneBoundedRecord() {
         let store = ScriptedStore()
         let f = flusher(store)
         let line = (0..<100).map { "measure#hot=\($0)" }.joined(separator: " ")
         ingest(Array(repeating: line, count: 1000))  // 100,000 values
         XCTAssertTrue(f.flush())
-        let pieces = store.calls.flatMap(\.data)
-        XCTAssertEqual(pieces.count, 4)
-        XCTAssertTrue(pieces.allSatisfy { $0.values.count <= Flusher.pieceValues })
-        var merged = BucketData(kind: .measurement)
-        for p in pieces { merged.merge(p) }
-        XCTAssertEqual(merged.count, 100_000)
-        XCTAssertEqual(merged.values.count, 100_000)
-        XCTAssertEqual(merged.sum, 1000 * (0..<100).reduce(0.0) { $0 + Double($1) })
+        let records = store.calls.flatMap(\.data)
+        XCTAssertEqual(records.count, 1)
+        XCTAssertEqual(records.first?.count, 100_000)
+        XCTAssertEqual(records.first?.sum, 1000 * (0..<100).reduce(0.0) { $0 + Double($1) })
+        XCTAssertLessThanOrEqual(records.first.map { d -> Int in var out: [UInt8] = []; BucketCodec.encode(d, into: &out); return out.count } ?? .max,
+                                 BucketCodec.maxSketchRecordSize)
     }
 }

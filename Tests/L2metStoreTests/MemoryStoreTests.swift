@@ -16,6 +16,7 @@ final class MemoryStoreTests: XCTestCase {
 
     func testFlushAndReadBack() throws { try StoreBehaviours.flushAndReadBack(maker()) }
     func testAppendsMerge() throws { try StoreBehaviours.appendsMerge(maker()) }
+    func testBusyMeasurementsMerge() throws { try StoreBehaviours.busyMeasurementsMerge(maker()) }
     func testConcurrentClaimsHandOutEachBucketOnce() throws { try StoreBehaviours.concurrentClaimsHandOutEachBucketOnce(maker()) }
     func testUnacknowledgedClaimComesBackAfterLease() throws { try StoreBehaviours.unacknowledgedClaimComesBackAfterLease(maker()) }
     func testAcknowledgeDeletes() throws { try StoreBehaviours.acknowledgeDeletes(maker()) }

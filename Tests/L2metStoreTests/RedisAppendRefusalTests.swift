@@ -14,9 +14,19 @@ final class RedisAppendRefusalTests: XCTestCase {
         let store = try RedisStore(url: server.url)
         let hot = StoreBehaviours.key("hot", kind: .measurement)
         let quiet = StoreBehaviours.key("quiet")
-        // 100,000 values = 800 KB a record: the first fits, the second would pass 1 MB.
-        let big = StoreBehaviours.data(.measurement, (0..<100_000).map(Double.init))
-        XCTAssertEqual(try store.appendReporting([(hot, big)], flushID: "f1", dueAt: StoreBehaviours.due), [])
+        // A sketched record is bounded (a few KB here), but a bucket's string grows with every flush into
+        // its interval: flushes that fit, until the next one would pass 1 MB.
+        let big = StoreBehaviours.data(.measurement, (0..<20_000).map { i in
+            (i % 2 == 0 ? 1 : -1) * pow(10, Double(i % 1200) / 20 - 30)
+        })
+        XCTAssertGreaterThan({ var out: [UInt8] = []; BucketCodec.encode(big, into: &out); return out.count }(), 2_000)
+        var fitted = 0
+        while try store.appendReporting([(hot, big)], flushID: "fill.\(fitted)", dueAt: StoreBehaviours.due).isEmpty {
+            fitted += 1
+            XCTAssertLessThan(fitted, 2_000, "the string limit was never reached")
+            if fitted >= 2_000 { return }
+        }
+        XCTAssertGreaterThan(fitted, 10)
         let batch = [(key: quiet, data: StoreBehaviours.data(.counter, [1])), (key: hot, data: big),
                      (key: quiet, data: StoreBehaviours.data(.counter, [2]))]
         let refused = try store.appendReporting(batch, flushID: "f2", dueAt: StoreBehaviours.due)
@@ -29,7 +39,7 @@ final class RedisAppendRefusalTests: XCTestCase {
 
         let claimed = try StoreBehaviours.claimAll(store)
         XCTAssertEqual(claimed.first { $0.key == quiet }?.data.sum, 6, "1 + 2 (f2), then 1 + 2 (f3): each once")
-        XCTAssertEqual(claimed.first { $0.key == hot }?.data.values.count, 100_000)
+        XCTAssertEqual(claimed.first { $0.key == hot }?.data.count, fitted * 20_000, "every flush that fitted, once")
     }
 
     /// Out of memory: the script's first write is refused, so nothing of the chunk is applied and no

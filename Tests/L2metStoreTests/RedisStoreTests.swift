@@ -15,6 +15,7 @@ final class RedisStoreTests: XCTestCase {
 
     func testFlushAndReadBack() throws { try StoreBehaviours.flushAndReadBack(maker(db: 1)) }
     func testAppendsMerge() throws { try StoreBehaviours.appendsMerge(maker(db: 2)) }
+    func testBusyMeasurementsMerge() throws { try StoreBehaviours.busyMeasurementsMerge(maker(db: 2)) }
     func testConcurrentClaimsHandOutEachBucketOnce() throws { try StoreBehaviours.concurrentClaimsHandOutEachBucketOnce(maker(db: 3)) }
     func testUnacknowledgedClaimComesBackAfterLease() throws { try StoreBehaviours.unacknowledgedClaimComesBackAfterLease(maker(db: 4)) }
     func testAcknowledgeDeletes() throws { try StoreBehaviours.acknowledgeDeletes(maker(db: 10)) }

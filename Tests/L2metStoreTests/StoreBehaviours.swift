@@ -76,6 +76,29 @@ enum StoreBehaviours {
         XCTAssertEqual(sample?.count, 3)
     }
 
+    /// Busy measurements: flushes of exact and sketched data for one bucket come back as their merge,
+    /// a sketch once they pass `BucketData.exactLimit` values together, exact while they do not.
+    static func busyMeasurementsMerge(_ make: Make) throws {
+        let store = try make(1), other = try make(1)
+        let busy = key("busy", kind: .measurement), quiet = key("quiet", kind: .measurement)
+        let values = (0..<16_000).map { Double(($0 * 7_919) % 1_000) / 10 + 0.5 }
+        let parts = [data(.measurement, Array(values[0..<3_000])), data(.measurement, Array(values[3_000..<6_000])),
+                     data(.measurement, Array(values[6_000...]))]
+        XCTAssertEqual(parts.map(\.isExact), [true, true, false])
+        try store.append([(busy, parts[0]), (quiet, data(.measurement, [1, 2]))], dueAt: due)
+        try other.append([(busy, parts[1]), (quiet, data(.measurement, [3]))], dueAt: due)
+        try store.append([(busy, parts[2])], dueAt: due)
+        var merged = parts[0]
+        merged.merge(parts[1])
+        merged.merge(parts[2])
+        let claimed = try claimAll(store)
+        let got = claimed.first { $0.key == busy }?.data
+        XCTAssertEqual(got, merged)
+        XCTAssertEqual(got?.count, 16_000)
+        XCTAssertEqual(got?.isExact, false)
+        XCTAssertEqual(claimed.first { $0.key == quiet }?.data.values.sorted(), [1, 2, 3])
+    }
+
     /// Two outlets (threads, and for Redis two stores with their own connections) claim at once:
     /// every bucket goes to exactly one of them.
     static func concurrentClaimsHandOutEachBucketOnce(_ make: Make) throws {
