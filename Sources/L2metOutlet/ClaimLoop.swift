@@ -38,7 +38,7 @@ final class ClaimLoop {
             var full = false
             for i in 0..<partitions {
                 if control.isStopping { break }
-                let room = scheduler.capacity - scheduler.queuedBuckets
+                let room = scheduler.room
                 if room <= 0 {
                     full = true
                     break

@@ -13,6 +13,12 @@ struct Delivery: Sendable {
 
     var attempts: Int { buckets.map(\.attempts).max() ?? 0 }
 
+    /// About the memory it holds: its body and its buckets' data.
+    var bytes: Int {
+        request.body.count + buckets.reduce(0) { $0 + 120 + $1.key.name.utf8.count + $1.key.source.utf8.count
+            + $1.key.token.utf8.count + $1.data.approximateValueBytes }
+    }
+
     /// The deliveries of `requests`, built from `buckets` (a superset of their keys).
     static func make(_ requests: [SinkRequest], from buckets: [ClaimedBucket], destination: Destination,
                      leaseEnd: Int64) -> [Delivery] {

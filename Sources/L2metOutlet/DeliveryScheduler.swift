@@ -11,7 +11,8 @@ import Foundation
 ///   failed since its last success (so a hanging destination holds at most one sender);
 /// - a destination whose breaker is open is never sent to: its queued deliveries are handed out
 ///   together as deferred, for the caller to put back in the store;
-/// - `queuedBuckets` counts the buckets of queued deliveries, which the claimer keeps under `capacity`;
+/// - `queuedBuckets` and `queuedBytes` count the buckets and memory of queued deliveries, which the
+///   claimer keeps under `capacity` and `byteCapacity`;
 ///   one destination never holds more than `perDestinationCapacity` of them, so a slow destination's
 ///   backlog cannot fill the queue and keep the others' buckets from being claimed.
 final class DeliveryScheduler: @unchecked Sendable {  // every stored property is guarded by `condition`
@@ -34,6 +35,7 @@ final class DeliveryScheduler: @unchecked Sendable {  // every stored property i
     }
 
     let capacity: Int
+    let byteCapacity: Int
     let perDestinationCapacity: Int
     let perDestination: Int
     private let breakerTemplate: CircuitBreaker
@@ -46,11 +48,13 @@ final class DeliveryScheduler: @unchecked Sendable {  // every stored property i
     private var inFlight: [DestinationID: Int] = [:]
     private var breakers: [DestinationID: CircuitBreaker] = [:]
     private var queued = 0
+    private var bytes = 0
     private var queuedOf: [DestinationID: Int] = [:]
 
-    init(capacity: Int, perDestination: Int, breaker: CircuitBreaker,
+    init(capacity: Int, byteCapacity: Int = .max, perDestination: Int, breaker: CircuitBreaker,
          clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.capacity = max(1, capacity)
+        self.byteCapacity = max(1, byteCapacity)
         perDestinationCapacity = max(1, self.capacity / 4)
         self.perDestination = max(1, perDestination)
         breakerTemplate = breaker
@@ -59,6 +63,12 @@ final class DeliveryScheduler: @unchecked Sendable {  // every stored property i
 
     /// Buckets waiting in the queue.
     var queuedBuckets: Int { condition.withLock { queued } }
+
+    /// Memory held by queued deliveries (about).
+    var queuedBytes: Int { condition.withLock { bytes } }
+
+    /// Buckets the claimer may still claim: none once the queue is full by count or by bytes.
+    var room: Int { condition.withLock { bytes >= byteCapacity ? 0 : max(0, capacity - queued) } }
 
     /// Destinations whose breaker is open or probing.
     var openBreakers: Int { condition.withLock { breakers.values.filter(\.isOpen).count } }
@@ -82,6 +92,7 @@ final class DeliveryScheduler: @unchecked Sendable {  // every stored property i
                 }
                 if first { queues[d.id]!.insert(d, at: 0) } else { queues[d.id]!.append(d) }
                 queued += d.buckets.count
+                bytes += d.bytes
                 queuedOf[d.id, default: 0] += d.buckets.count
             }
             condition.broadcast()
@@ -176,6 +187,7 @@ final class DeliveryScheduler: @unchecked Sendable {  // every stored property i
         let id = ring[index]
         let d = queues[id]!.removeFirst()
         queued -= d.buckets.count
+        bytes -= d.bytes
         queuedOf[id]! -= d.buckets.count
         if queuedOf[id]! <= 0 { queuedOf[id] = nil }
         inFlight[id, default: 0] += 1
@@ -193,6 +205,7 @@ final class DeliveryScheduler: @unchecked Sendable {  // every stored property i
         let id = ring.remove(at: index)
         let all = queues.removeValue(forKey: id) ?? []
         queued -= all.reduce(0) { $0 + $1.buckets.count }
+        bytes -= all.reduce(0) { $0 + $1.bytes }
         queuedOf[id] = nil
         cursor = ring.isEmpty ? 0 : index % ring.count
         return all

@@ -19,7 +19,7 @@ public final class Outlet: @unchecked Sendable {  // `started` is guarded by `lo
     public init(store: Store, configuration: OutletConfiguration,
                 resolve: @escaping @Sendable (String) throws -> Destination,
                 metrics: MetricsRegistry, logger: Logger) {
-        let scheduler = DeliveryScheduler(capacity: configuration.queueCapacity,
+        let scheduler = DeliveryScheduler(capacity: configuration.queueCapacity, byteCapacity: configuration.queueBytes,
                                           perDestination: configuration.perDestinationConcurrency,
                                           breaker: configuration.breaker)
         context = OutletContext(store: store, configuration: configuration, resolve: resolve,

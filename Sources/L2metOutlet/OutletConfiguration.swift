@@ -3,7 +3,7 @@ import L2metObservability
 /// How the outlet claims, queues, posts and retries.
 ///
 /// Delivery: a claimer thread claims due buckets while the queue has room for them (`queueCapacity`
-/// buckets), builds one destination's requests at a time, and queues them per destination; `workers`
+/// buckets and `queueBytes` bytes), builds one destination's requests at a time, and queues them per destination; `workers`
 /// sender threads take requests from the destinations in turn (see `DeliveryScheduler`), at most
 /// `perDestinationConcurrency` at once for one destination (one while it is failing). Each request is
 /// attempted **once per claim**: accepted or refused for good, its buckets are acknowledged (deleted);
@@ -25,8 +25,10 @@ public struct OutletConfiguration: Sendable {
     public var workers = 16
     /// Requests to one destination in flight at once (one while it is failing).
     public var perDestinationConcurrency = 2
-    /// Buckets claimed and not yet sent that the outlet holds in memory.
+    /// Buckets claimed and not yet sent that the outlet holds in memory, and about the most memory
+    /// they may take (bodies and bucket data; a bucket holds at most about 41 KB): claims stop past either.
     public var queueCapacity = 20_000
+    public var queueBytes = 64 << 20
     /// Seconds the claimer waits when no partition had anything due.
     public var pollInterval = 0.5
     /// Where `.librato(url: nil)` destinations go.

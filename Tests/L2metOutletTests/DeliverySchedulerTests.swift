@@ -104,3 +104,18 @@ final class DeliverySchedulerTests: XCTestCase {
         XCTAssertEqual(s.enqueue((0..<2).map { delivery("flood", $0, buckets: 50) }).count, 0, "room again once sent or removed")
     }
 }
+
+extension DeliverySchedulerTests {
+    func testTheQueueIsBoundedByBytesToo() {
+        let s = DeliveryScheduler(capacity: 1000, byteCapacity: 2_000, perDestination: 2, breaker: CircuitBreaker())
+        XCTAssertEqual(s.room, 1000)
+        s.enqueue([delivery("a", 0, buckets: 10)])
+        XCTAssertGreaterThan(s.queuedBytes, 1_000)
+        s.enqueue([delivery("b", 0, buckets: 10)])
+        XCTAssertGreaterThanOrEqual(s.queuedBytes, 2_000)
+        XCTAssertEqual(s.room, 0, "full by bytes with 20 of 1,000 buckets")
+        guard case let .send(d, _) = s.next(stopping: { false }) else { return XCTFail("no work") }
+        s.finished(d, probe: false, outcome: .answered)
+        XCTAssertEqual(s.room, 990)
+    }
+}
