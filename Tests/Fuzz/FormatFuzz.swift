@@ -210,6 +210,14 @@ private func checkBody(_ head: RequestHead, _ rest: UnsafeRawBufferPointer, seed
                            maxChunkLine: maxChunkLine)
     let split = decodeBody(head, rest, pieces: pieces, maxBodyBytes: maxBodyBytes, maxTrailerBytes: maxTrailerBytes,
                            maxChunkLine: maxChunkLine)
+    // A gzip body both broken and past the limit is refused either way, as zlib comes first to the
+    // break or to the limit, which depends on how the input is cut (HTTPBodyDecoderTests keeps a case).
+    let gzipRefusals: Set<Int> = [400, 413]
+    if head.gzip, let a = whole.rejection, let b = split.rejection, a != b,
+       gzipRefusals.contains(a.status) && gzipRefusals.contains(b.status),
+       [a, b].allSatisfy({ $0.message == "malformed gzip body" || $0.message.hasPrefix("the decompressed body") }) {
+        return
+    }
     precondition(whole.rejection == split.rejection, "\(String(describing: whole.rejection)) in one piece, \(String(describing: split.rejection)) in \(pieces)")
     precondition(whole.consumed == split.consumed, "consumed \(String(describing: whole.consumed)) in one piece, \(String(describing: split.consumed)) in \(pieces)")
     if whole.rejection == nil {

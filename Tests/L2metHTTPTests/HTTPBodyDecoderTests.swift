@@ -307,7 +307,53 @@ final class HTTPBodyDecoderTests: XCTestCase {
 
     /// Inputs the fuzz target (scripts/fuzz format) once failed on: each runs through every split.
     func testFuzzerFindings() {
-        // (none yet)
+        // A gzip head without a body (its Content-Length header name mangled): complete at once, using
+        // nothing, not refused as truncated gzip (the fuzz harness first forgot to feed an empty body).
+        let input = bytes("POST /logs?resolution=60 HTTP/1.1\r\nCo.tent-Length: 5\r\nContent-Encoding: gzip\r\n\r\n")
+        for extra in [[], Self.pipelined] {
+            let all = input + extra
+            var lineStart = 0
+            guard let end = all.withUnsafeBytes({ RequestHeadParser.findEnd($0, from: 0, lineStart: &lineStart) }),
+                  case .success(let head) = all.withUnsafeBytes({ RequestHeadParser.parse(UnsafeRawBufferPointer(rebasing: $0[..<end])) })
+            else { return XCTFail("the head does not parse") }
+            XCTAssertTrue(head.gzip)
+            XCTAssertNil(head.contentLength)
+            var decoder = HTTPBodyDecoder(maxBodyBytes: 100, maxTrailerBytes: 100)
+            XCTAssertNil(decoder.begin(head))
+            var body: [UInt8] = []
+            let step = all.withUnsafeBytes { decoder.feed(UnsafeRawBufferPointer(rebasing: $0[end...]), into: &body) }
+            XCTAssertEqual(step, .complete(consumed: 0))
+        }
+    }
+
+    /// A chunked gzip body that is both broken and, decoded up to the break, past the limit (found by the
+    /// fuzzer): zlib notices the break before filling the output when given it all at once, but only
+    /// after passing the limit when given it in small pieces. Either way it is refused, as 400 or 413;
+    /// the worker has always answered whichever zlib came to first.
+    func testBrokenGzipPastTheLimitIsRefusedHoweverSplit() {
+        let wire: [UInt8] = [
+            0x38, 0x31, 0x0d, 0x0a, 0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x4b, 0xce,
+            0x2f, 0xcd, 0x2b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0xff, 0x51, 0xca, 0xc8, 0x2c, 0x33, 0x29, 0xb6, 0x36, 0x54, 0x48, 0x26, 0x9d, 0xff, 0xff, 0xff,
+            0xff, 0xff, 0xff, 0xff, 0xff, 0x72, 0x65, 0x73, 0x65, 0x65, 0x64, 0x5f, 0x72, 0x40, 0xcc, 0x65,
+            0x71, 0x75, 0x65, 0x73, 0x74, 0xff, 0xff, 0xff, 0xff, 0x38, 0x09, 0x00, 0x00, 0xf7, 0xff, 0xff,
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x85,
+            0xff, 0xff, 0x51, 0xca, 0xff, 0xff, 0xc8, 0x2c, 0x29, 0xb6, 0x41, 0x0d, 0x76, 0x69, 0x0a, 0x0a,
+            0x00, 0x30, 0x0d, 0x0a, 0x0d, 0x0d,
+        ]
+        let malformed = RequestRejection(400, "malformed gzip body")
+        let tooLarge = RequestRejection(413, "the decompressed body is larger than 326 bytes")
+        var seen: Set<Int> = []
+        for split in 0...wire.count {
+            for cuts in [[split], Array(stride(from: split, to: wire.count, by: 2))] {
+                let outcome = run(wire, cuts: cuts, chunked: true, gzip: true, maxBodyBytes: 326)
+                XCTAssertTrue(outcome.rejection == malformed || outcome.rejection == tooLarge, "\(cuts): \(String(describing: outcome.rejection))")
+                XCTAssertLessThanOrEqual(outcome.body.count, 327)
+                if let status = outcome.rejection?.status { seen.insert(status) }
+            }
+        }
+        XCTAssertEqual(seen, [400, 413])
     }
 
     /// `gzip -c` over `data`, through Process.
