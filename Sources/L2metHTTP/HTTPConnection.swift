@@ -4,14 +4,8 @@ final class HTTPConnection {
     enum Phase {
         /// Waiting for (the rest of) a request head.
         case head
-        /// `remaining` bytes of a `Content-Length` body to come.
-        case identityBody
-        case chunkSize
-        /// `remaining` bytes of the current chunk to come.
-        case chunkData
-        /// The CRLF after a chunk's data.
-        case chunkDataEnd
-        case trailers
+        /// Reading the body through `decoder`.
+        case body
         /// An error answer was sent and our side shut down; input is read and discarded until EOF.
         case lingering
     }
@@ -40,15 +34,11 @@ final class HTTPConnection {
 
     var head = RequestHead()
     var hasHead = false
-    var remaining = 0
+    /// Body framing of the current request (its inflater is returned to the worker's pool after each request).
+    var decoder: HTTPBodyDecoder
     var body: [UInt8] = []
     /// Bytes of `body`'s memory taken from the server's `BodyBudget` (given back with the body).
     var budgeted = 0
-    /// Body bytes as received, chunk framing included.
-    var wireBytes = 0
-    var chunkDataTotal = 0
-    var trailerBytes = 0
-    var inflater: GzipInflater?
 
     /// When the connection was accepted, and when the current request's first byte came (monotonic ns).
     let acceptedAt: Int64
@@ -68,8 +58,9 @@ final class HTTPConnection {
     var peerIdlePrev: HTTPConnection?
     var peerIdleNext: HTTPConnection?
 
-    init(fd: Int32, acceptedAt: Int64, deadline: Int64) {
+    init(fd: Int32, acceptedAt: Int64, deadline: Int64, decoder: HTTPBodyDecoder) {
         self.fd = fd
+        self.decoder = decoder
         self.acceptedAt = acceptedAt
         self.deadline = deadline
     }
@@ -82,10 +73,7 @@ final class HTTPConnection {
         headScanFrom = 0
         headLineStart = 0
         head = RequestHead()
-        remaining = 0
+        decoder.reset()
         body = []
-        wireBytes = 0
-        chunkDataTotal = 0
-        trailerBytes = 0
     }
 }

@@ -37,7 +37,6 @@ final class HTTPWorker {
     private let idleTimeout: Int64
     private let lingerTimeout: Int64 = 1_000_000_000
     private let sweepInterval: Int64 = 100_000_000
-    private let maxChunkLine = 4096
 
     init(listenFD: Int32, configuration: HTTPServerConfiguration, table: ConnectionTable, bodyBudget: BodyBudget,
          observer: HTTPServerObserver?, handler: @escaping @Sendable (HTTPRequest) -> HTTPResponse) throws {
@@ -173,7 +172,8 @@ final class HTTPWorker {
                 }
                 return
             }
-            let c = HTTPConnection(fd: fd, acceptedAt: now, deadline: now + headerTimeout)
+            let decoder = HTTPBodyDecoder(maxBodyBytes: configuration.maxBodyBytes, maxTrailerBytes: configuration.maxHeaderBytes)
+            let c = HTTPConnection(fd: fd, acceptedAt: now, deadline: now + headerTimeout, decoder: decoder)
             switch table.admit(c, from: PeerAddress(address)) {
             case .admitted:
                 break
@@ -203,8 +203,7 @@ final class HTTPWorker {
 
     /// Returns a connection's gzip decoder to the worker's small pool (zlib state is ~40 KB).
     private func releaseInflater(_ c: HTTPConnection) {
-        guard let inflater = c.inflater else { return }
-        c.inflater = nil
+        guard let inflater = c.decoder.takeInflater() else { return }
         if spareInflaters.count < 4 { spareInflaters.append(inflater) }
     }
 
@@ -380,83 +379,20 @@ final class HTTPWorker {
                     emit(c, &out)
                 }
 
-            case .identityBody, .chunkData:
-                let take = min(c.remaining, count - offset)
-                if take == 0 { return offset }
-                guard takeBody(c, UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + take)])) else { return count }
-                c.wireBytes += take
-                offset += take
-                c.remaining -= take
-                if c.remaining == 0 {
-                    if c.phase == .identityBody { complete(c) } else { c.phase = .chunkDataEnd }
-                }
-
-            case .chunkSize:
-                let limit = min(count, offset + maxChunkLine)
-                guard let lf = RequestHeadParser.memchrLF(UnsafeRawBufferPointer(rebasing: bytes[..<limit]), offset) else {
-                    if count - offset >= maxChunkLine {
-                        reject(c, 400, "chunk size line too long")
-                        return count
-                    }
-                    return offset
-                }
-                guard let size = parseChunkSize(UnsafeRawBufferPointer(rebasing: bytes[offset..<lf])) else {
-                    reject(c, 400, "malformed chunk size")
+            case .body:
+                switch c.decoder.feed(UnsafeRawBufferPointer(rebasing: bytes[offset...]), into: &c.body) {
+                case .needMore(let used):
+                    return offset + used
+                case .appended(let used):
+                    offset += used
+                    guard chargeBody(c) else { return count }
+                case .complete(let used):
+                    offset += used
+                    complete(c)
+                case .rejected(let rejection):
+                    reject(c, rejection.status, rejection.message)
                     return count
                 }
-                c.wireBytes += lf + 1 - offset
-                offset = lf + 1
-                if size == 0 {
-                    c.phase = .trailers
-                } else {
-                    c.chunkDataTotal += size
-                    if c.chunkDataTotal > configuration.maxBodyBytes {
-                        reject(c, 413, "the body is larger than \(configuration.maxBodyBytes) bytes")
-                        return count
-                    }
-                    c.remaining = size
-                    c.phase = .chunkData
-                }
-
-            case .chunkDataEnd:
-                if offset == count { return offset }
-                if bytes[offset] == 10 {
-                    offset += 1
-                    c.wireBytes += 1
-                    c.phase = .chunkSize
-                } else if bytes[offset] == 13 {
-                    if offset + 1 == count { return offset }
-                    guard bytes[offset + 1] == 10 else {
-                        reject(c, 400, "malformed chunk: data longer than its size")
-                        return count
-                    }
-                    offset += 2
-                    c.wireBytes += 2
-                    c.phase = .chunkSize
-                } else {
-                    reject(c, 400, "malformed chunk: data longer than its size")
-                    return count
-                }
-
-            case .trailers:
-                let room = configuration.maxHeaderBytes - c.trailerBytes
-                guard let lf = RequestHeadParser.memchrLF(bytes, offset) else {
-                    if count - offset > room {
-                        reject(c, 431, "the trailers are larger than \(configuration.maxHeaderBytes) bytes")
-                        return count
-                    }
-                    return offset
-                }
-                let length = lf + 1 - offset
-                if length > room {
-                    reject(c, 431, "the trailers are larger than \(configuration.maxHeaderBytes) bytes")
-                    return count
-                }
-                let empty = length == 1 || (length == 2 && bytes[offset] == 13)
-                c.trailerBytes += length
-                c.wireBytes += length
-                offset = lf + 1
-                if empty { complete(c) }
             }
         }
         return count
@@ -466,53 +402,19 @@ final class HTTPWorker {
     private func startBody(_ c: HTTPConnection) -> Bool {
         let head = c.head
         c.body = []
-        c.wireBytes = 0
-        if head.gzip {
-            if c.inflater == nil { c.inflater = spareInflaters.popLast() ?? GzipInflater() }
-            guard c.inflater!.reset() else {
-                reject(c, 500, "cannot start gzip decoding")
-                return false
-            }
-        }
-        if head.chunked {
-            c.phase = .chunkSize
-            c.chunkDataTotal = 0
-            c.trailerBytes = 0
-        } else if let length = head.contentLength, length > 0 {
-            if length > configuration.maxBodyBytes {
-                reject(c, 413, "the body is larger than \(configuration.maxBodyBytes) bytes")
-                return false
-            }
-            // Memory follows the bytes that actually arrive, not what the client announces.
-            if !head.gzip { c.body.reserveCapacity(min(length, 64 * 1024)) }
-            c.remaining = length
-            c.phase = .identityBody
-        } else {
-            c.phase = .head
-        }
-        return true
-    }
-
-    /// Appends body bytes (gunzipping if needed); false when the request was refused.
-    private func takeBody(_ c: HTTPConnection, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        let limit = configuration.maxBodyBytes
-        if c.head.gzip, let inflater = c.inflater {
-            switch inflater.inflate(bytes, into: &c.body, limit: limit) {
-            case .ok: return chargeBody(c)
-            case .tooLarge:
-                reject(c, 413, "the decompressed body is larger than \(limit) bytes")
-                return false
-            case .malformed:
-                reject(c, 400, "malformed gzip body")
-                return false
-            }
-        }
-        if c.body.count + bytes.count > limit {
-            reject(c, 413, "the body is larger than \(limit) bytes")
+        if head.gzip && c.decoder.inflater == nil { c.decoder.inflater = spareInflaters.popLast() }
+        if let rejection = c.decoder.begin(head) {
+            reject(c, rejection.status, rejection.message)
             return false
         }
-        c.body.append(contentsOf: bytes)
-        return chargeBody(c)
+        if c.decoder.awaitsCompletion {
+            c.phase = .head
+        } else {
+            // Memory follows the bytes that actually arrive, not what the client announces.
+            if !head.chunked && !head.gzip, let length = head.contentLength { c.body.reserveCapacity(min(length, 64 * 1024)) }
+            c.phase = .body
+        }
+        return true
     }
 
     /// Takes what the body's memory grew by from the server-wide budget; false (503 sent) when the
@@ -528,39 +430,12 @@ final class HTTPWorker {
         return true
     }
 
-    /// `1*HEXDIG [ BWS ";" chunk-ext ] [CR]` (the LF already cut off).
-    private func parseChunkSize(_ line: UnsafeRawBufferPointer) -> Int? {
-        var end = line.count
-        if end > 0 && line[end - 1] == 13 { end -= 1 }
-        var i = 0
-        var size = 0
-        while i < end, let digit = QueryDecoding.hexValue(line[i]) {
-            if i >= 15 { return nil }
-            size = size << 4 | Int(digit)
-            i += 1
-        }
-        guard i > 0 else { return nil }
-        while i < end && (line[i] == 32 || line[i] == 9) { i += 1 }
-        if i == end { return size }
-        guard line[i] == UInt8(ascii: ";") else { return nil }
-        while i < end {
-            let b = line[i]
-            if (b < 0x20 && b != 9) || b == 0x7F { return nil }
-            i += 1
-        }
-        return size
-    }
-
     // MARK: - Answering
 
     /// The whole request is in: run the handler and send its answer.
     private func complete(_ c: HTTPConnection) {
-        if c.head.gzip && c.wireBytes > 0 && !(c.inflater?.atMemberEnd ?? false) {
-            reject(c, 400, "malformed gzip body: truncated")
-            return
-        }
         let head = c.head
-        let wireBytes = c.wireBytes
+        let wireBytes = c.decoder.wireBytes
         var request: HTTPRequest? = HTTPRequest(method: head.method, path: head.path, query: head.query,
                                                 headers: head.headers, body: c.body)
         c.body = []
@@ -596,7 +471,7 @@ final class HTTPWorker {
             response.serialize(into: &out, close: true, keepAliveHeader: false, date: d, omitBody: c.head.method == "HEAD")
         }
         observer?.requestCompleted(method: c.hasHead ? c.head.method : "", path: c.hasHead ? c.head.path : "",
-                                   status: status, requestBytes: c.wireBytes)
+                                   status: status, requestBytes: c.decoder.wireBytes)
         c.resetRequest()
         releaseInflater(c)
         releaseBody(c)

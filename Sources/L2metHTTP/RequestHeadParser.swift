@@ -18,7 +18,7 @@ struct RequestHead {
 }
 
 /// Why a request was refused before the handler saw it: the status and a short text for the body.
-struct RequestRejection: Error {
+struct RequestRejection: Error, Equatable {
     let status: Int
     let message: String
     init(_ status: Int, _ message: String) {

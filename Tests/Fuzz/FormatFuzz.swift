@@ -1,6 +1,7 @@
 // libFuzzer entry over what the server reads besides drain bodies: bucket records read back from
 // the store (BucketCodec, BucketKey store keys), `Authorization: Basic` headers, Fernet tokens,
-// decrypted plaintexts (Destination), RFC3339 / command-line times, HTTP request heads and queries. Built by `scripts/fuzz
+// decrypted plaintexts (Destination), RFC3339 / command-line times, HTTP request heads (and the body after
+// a head that parses, through HTTPBodyDecoder) and queries. Built by `scripts/fuzz
 // format` together with Sources/L2metCore/*.swift and the Fernet parts of Sources/L2metCrypto as
 // one module (not a SwiftPM target). The first byte picks the parser; every parser is checked for
 // invariants, not just for not crashing.
@@ -209,7 +210,15 @@ private func checkEncrypted(_ bytes: [UInt8]) {
 private func checkRequestHead(_ input: UnsafeRawBufferPointer) {
     var lineStart = 0
     let end = RequestHeadParser.findEnd(input, from: 0, lineStart: &lineStart)
-    if let end { precondition(end <= input.count && end >= 2) }
+    if let end {
+        precondition(end <= input.count && end >= 2)
+        // What follows a head that parses is its body (and maybe the next request).
+        if case .success(let head) = RequestHeadParser.parse(UnsafeRawBufferPointer(rebasing: input[..<end])) {
+            var seed: UInt64 = 0xcbf2_9ce4_8422_2325
+            for b in input { seed = (seed ^ UInt64(b)) &* 0x100_0000_01b3 }
+            checkBody(head, UnsafeRawBufferPointer(rebasing: input[end...]), seed: seed)
+        }
+    }
     switch RequestHeadParser.parse(input) {
     case .failure(let rejection):
         precondition((400...599).contains(rejection.status) && !rejection.message.isEmpty)
@@ -225,6 +234,114 @@ private func checkRequestHead(_ input: UnsafeRawBufferPointer) {
             precondition(!h.value.utf8.contains { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }, "control byte in a header value")
         }
     }
+}
+
+/// The body after a head that parsed, fed to `HTTPBodyDecoder` in one piece and in pieces whose sizes
+/// come from the input, with limits from the input: both give the same outcome; no step uses more
+/// bytes than it was given; a body never passes the limit; a complete `Content-Length` body is the
+/// declared length, and what a complete body used is exactly its wire bytes.
+private func checkBody(_ head: RequestHead, _ rest: UnsafeRawBufferPointer, seed: UInt64) {
+    var random = seed | 1
+    func next() -> UInt64 {
+        random ^= random << 13
+        random ^= random >> 7
+        random ^= random << 17
+        return random
+    }
+    let maxBodyBytes = seed & 1 == 0 ? 1 << 20 : Int(next() % 3000)
+    let maxTrailerBytes = Int(next() % 600)
+    let maxChunkLine = 1 + Int(next() % 300)
+    // At least one piece, so that a request without a body is fed (and completes) too.
+    var pieces: [Int] = rest.isEmpty ? [0] : []
+    var left = rest.count
+    let spread = 1 + next() % 64
+    while left > 0 {
+        let n = min(left, 1 + Int(next() % spread))
+        pieces.append(n)
+        left -= n
+    }
+    let whole = decodeBody(head, rest, pieces: [rest.count], maxBodyBytes: maxBodyBytes, maxTrailerBytes: maxTrailerBytes,
+                           maxChunkLine: maxChunkLine)
+    let split = decodeBody(head, rest, pieces: pieces, maxBodyBytes: maxBodyBytes, maxTrailerBytes: maxTrailerBytes,
+                           maxChunkLine: maxChunkLine)
+    // A gzip body both broken and past the limit is refused either way, as zlib comes first to the
+    // break or to the limit, which depends on how the input is cut (HTTPBodyDecoderTests keeps a case).
+    let gzipRefusals: Set<Int> = [400, 413]
+    if head.gzip, let a = whole.rejection, let b = split.rejection, a != b,
+       gzipRefusals.contains(a.status) && gzipRefusals.contains(b.status),
+       [a, b].allSatisfy({ $0.message == "malformed gzip body" || $0.message.hasPrefix("the decompressed body") }) {
+        return
+    }
+    precondition(whole.rejection == split.rejection, "\(String(describing: whole.rejection)) in one piece, \(String(describing: split.rejection)) in \(pieces)")
+    precondition(whole.consumed == split.consumed, "consumed \(String(describing: whole.consumed)) in one piece, \(String(describing: split.consumed)) in \(pieces)")
+    if whole.rejection == nil {
+        precondition(whole.body == split.body, "body of \(whole.body.count) bytes in one piece, \(split.body.count) in \(pieces)")
+        precondition(whole.wireBytes == split.wireBytes)
+    }
+}
+
+private struct BodyOutcome {
+    var body: [UInt8] = []
+    var consumed: Int?
+    var rejection: RequestRejection?
+    var wireBytes = 0
+}
+
+/// Feeds `rest` in `pieces` as the worker does (unused bytes are given again with the next piece).
+private func decodeBody(_ head: RequestHead, _ rest: UnsafeRawBufferPointer, pieces: [Int], maxBodyBytes: Int,
+                        maxTrailerBytes: Int, maxChunkLine: Int) -> BodyOutcome {
+    var decoder = HTTPBodyDecoder(maxBodyBytes: maxBodyBytes, maxTrailerBytes: maxTrailerBytes, maxChunkLine: maxChunkLine)
+    var outcome = BodyOutcome()
+    if let rejection = decoder.begin(head) {
+        precondition(rejection.status == 413 || rejection.status == 500)
+        precondition(rejection.status != 413 || (head.contentLength ?? 0) > maxBodyBytes)
+        outcome.rejection = rejection
+        return outcome
+    }
+    var pending: [UInt8] = []
+    var used = 0
+    var start = 0
+    for n in pieces {
+        pending += rest[start..<(start + n)]
+        start += n
+        while true {
+            let step = pending.withUnsafeBytes { decoder.feed($0, into: &outcome.body) }
+            precondition(outcome.body.count <= maxBodyBytes + 1, "body of \(outcome.body.count) bytes past the limit \(maxBodyBytes)")
+            var taken = 0
+            switch step {
+            case .needMore(let n):
+                precondition(n >= 0 && n <= pending.count, "needMore used \(n) of \(pending.count)")
+                taken = n
+            case .appended(let n):
+                precondition(n > 0 && n <= pending.count, "appended used \(n) of \(pending.count)")
+                taken = n
+            case .complete(let n):
+                precondition(n >= 0 && n <= pending.count, "complete used \(n) of \(pending.count)")
+                let consumed = used + n
+                precondition(outcome.body.count <= maxBodyBytes, "complete body of \(outcome.body.count) bytes past the limit \(maxBodyBytes)")
+                precondition(decoder.wireBytes == consumed, "wire bytes \(decoder.wireBytes), consumed \(consumed)")
+                precondition(consumed <= rest.count)
+                if !head.chunked {
+                    precondition(consumed == (head.contentLength ?? 0))
+                    if !head.gzip { precondition(outcome.body.count == consumed && outcome.body[...].elementsEqual(rest[..<consumed])) }
+                }
+                outcome.consumed = consumed
+                outcome.wireBytes = decoder.wireBytes
+                return outcome
+            case .rejected(let rejection):
+                precondition([400, 413, 431].contains(rejection.status) && !rejection.message.isEmpty)
+                outcome.rejection = rejection
+                return outcome
+            }
+            used += taken
+            pending.removeFirst(taken)
+            if case .needMore = step { break }
+        }
+    }
+    precondition(used <= rest.count)
+    precondition(!head.chunked ? outcome.body.count <= (head.contentLength ?? 0) || head.gzip : true)
+    outcome.wireBytes = decoder.wireBytes
+    return outcome
 }
 
 /// Query decoding never traps and finds what it was given.
