@@ -66,6 +66,10 @@ final class ClaimLoop {
                     claimFailing = true
                     break
                 }
+                // Buckets whose records in the store passed 256 KiB are merged into one (any outlet may).
+                if let n = try? context.store.compact(partition: partition, limit: 16), n > 0 {
+                    context.metrics.compactedBuckets.increment(by: n)
+                }
                 guard !claimed.isEmpty else { continue }
                 claimedAny = true
                 let overflow = scheduler.enqueue(planner.plan(claimed, leaseEnd: leaseEnd(now: now, lease: lease), now: now))

@@ -16,6 +16,8 @@ struct OutletMetrics: Sendable {
     let releasedBuckets: Counter
     /// Data points a destination accepted a request with but rejected (OTLP partial success).
     let partiallyRejected: Counter
+    /// Buckets whose records in the store were merged into one (`Store.compact`).
+    let compactedBuckets: Counter
     let queuedBuckets: Gauge
     let openBreakers: Gauge
     /// The store's buckets by state (see `StoreBacklog`), refreshed by the claimer.
@@ -38,6 +40,8 @@ struct OutletMetrics: Sendable {
                                            "Buckets given back to the store untried (lease too close, or stopping).")
         partiallyRejected = registry.counter("l2met_outlet_rejected_points_total",
                                              "Data points rejected inside accepted requests (OTLP partial success).")
+        compactedBuckets = registry.counter("l2met_store_compacted_buckets_total",
+                                            "Buckets whose records in the store passed 256 KiB and were merged into one.")
         queuedBuckets = registry.gauge("l2met_outlet_queued_buckets", "Claimed buckets waiting in the outlet's queue.")
         openBreakers = registry.gauge("l2met_outlet_open_breakers", "Destinations whose breaker is open or probing.")
         var backlog: [String: Gauge] = [:]

@@ -43,7 +43,15 @@ enum RedisScripts {
             local index = r and (prefix .. 'waiting:' .. p) or (prefix .. 'due:' .. p)
             e = failed(redis.pcall('ZADD', index, 'NX', due, m))
           end
-          if not e then e = failed(redis.pcall('APPEND', b, ARGV[i + 4])) end
+          local length = nil
+          if not e then
+            length = redis.pcall('APPEND', b, ARGV[i + 4])
+            e = failed(length)
+          end
+          if not e and length > 262144 then
+            -- Past 256 KiB of records: an outlet merges them into one (see `compact`).
+            redis.pcall('SADD', prefix .. 'compact:' .. p, m)
+          end
           if e then
             e = string.gsub(e, '\\n', ' ')
             out[#out + 1] = j
@@ -214,6 +222,22 @@ extension RedisScripts {
           end
         end
         return n
+        """)
+}
+
+extension RedisScripts {
+    /// Replaces the first records of a bucket's data by their merge. ARGV: prefix, member, length of
+    /// the records merged, their SHA-1 (hex), the merged record. Only when the data still starts with
+    /// exactly those bytes (appends since then stay after them; a claim in between moved the data
+    /// away): returns 1, else 0 and nothing is changed. The key keeps its TTL.
+    static let compact = RedisScript("""
+        local prefix, m, length, sha = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+        local b = prefix .. 'b:' .. m
+        local current = redis.call('GET', b)
+        if not current or #current < length then return 0 end
+        if redis.sha1hex(string.sub(current, 1, length)) ~= sha then return 0 end
+        redis.call('SET', b, ARGV[5] .. string.sub(current, length + 1), 'KEEPTTL')
+        return 1
         """)
 }
 

@@ -273,6 +273,30 @@ public final class RedisStore: Store, @unchecked Sendable {
         }
     }
 
+    // MARK: compact
+
+    public func compact(partition: Int, limit: Int) throws -> Int {
+        let popped = try withRetry { try $0.pipeline([RedisCommand("SPOP", prefix + "compact:\(partition)", String(max(1, limit)))])[0] }
+        guard case .array(let members) = popped, !members.isEmpty else { return 0 }
+        var compacted = 0
+        for case .string(let memberBytes) in members {
+            let member = String(decoding: memberBytes, as: UTF8.self)
+            let value = try withRetry { try $0.pipeline([RedisCommand("GET", prefix + "b:" + member)])[0] }
+            // Gone (claimed, delivered) or not ours to read: nothing to do.
+            guard case .string(let records) = value, let merged = BucketCodec.decode(records) else { continue }
+            var one: [UInt8] = []
+            BucketCodec.encode(merged, into: &one)
+            guard one.count < records.count else { continue }
+            var c = RedisCommand("EVALSHA", RedisScripts.compact.sha1, "0", prefix, member, String(records.count),
+                                 SHA1.hex(records))
+            c.add(writing: { $0.append(contentsOf: one) })
+            let reply = try withRetry { try self.evalPipeline(RedisScripts.compact, [c], on: $0)[0] }
+            if let e = reply.errorText { throw StoreError.protocolError("compact: \(e)") }
+            if case .integer(1) = reply { compacted += 1 }
+        }
+        return compacted
+    }
+
     // MARK: backlog
 
     public func backlog(now: Int64) throws -> StoreBacklog {

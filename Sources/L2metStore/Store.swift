@@ -112,11 +112,20 @@ public protocol Store: AnyObject, Sendable {
     /// How many buckets are in which state at `now`.
     func backlog(now: Int64) throws -> StoreBacklog
 
+    /// Merges the records of up to `limit` buckets of `partition` whose data grew past what the store
+    /// keeps unmerged (a bucket collects one record per flush into its interval), so a bucket's size
+    /// in the store stays bounded. Returns how many were compacted. Safe to call from any process,
+    /// concurrently with appends and claims.
+    func compact(partition: Int, limit: Int) throws -> Int
+
     /// Throws when the store cannot be reached.
     func ping() throws
 }
 
 extension Store {
+    /// Stores that merge on append have nothing to compact.
+    public func compact(partition: Int, limit: Int) throws -> Int { 0 }
+
     /// Claims under a fresh name: for callers that do not retry a failed claim.
     public func claim(partition: Int, now: Int64, limit: Int, lease: Int64) throws -> [ClaimedBucket] {
         try claim(partition: partition, now: now, limit: limit, lease: lease, claimID: nil)

@@ -238,4 +238,36 @@ final class RedisStoreTests: XCTestCase {
         XCTAssertEqual(again.first?.data.sum, 6)
         XCTAssertLessThan(Date().timeIntervalSince(began), 5)
     }
+
+    /// A bucket collects one record per flush into its interval; past 256 KiB they are merged into one
+    /// by `compact`, which keeps what was appended since and the TTL, so a bucket's size stays bounded.
+    func testABucketsRecordsAreCompactedOnceTheyPass256KiB() throws {
+        let server = try RedisServer()
+        let store = try RedisStore(url: server.url)
+        let k = StoreBehaviours.key("busy", kind: .measurement)
+        let data = "l2met:b:" + k.storeKey
+        func length() throws -> Int64 {
+            guard case .integer(let n) = try TestRedis.command(server.url, ["STRLEN", data]) else { return -1 }
+            return n
+        }
+        let flush = StoreBehaviours.data(.measurement, (0..<5_000).map { Double($0 % 997) * 1.37 + 0.5 })  // a sketch
+        var flushes = 0
+        while try length() <= 262_144 {
+            try store.append([(k, flush)], dueAt: StoreBehaviours.due)
+            flushes += 1
+            XCTAssertLessThan(flushes, 10_000)
+            if flushes >= 10_000 { return }
+        }
+        let before = try length()
+        XCTAssertEqual("\(try TestRedis.command(server.url, ["SISMEMBER", "l2met:compact:0", k.storeKey]))", "\(RedisReply.integer(1))")
+        XCTAssertEqual(try store.compact(partition: 0, limit: 16), 1)
+        XCTAssertLessThanOrEqual(try length(), Int64(BucketCodec.maxSketchRecordSize), "from \(before) bytes in \(flushes) records")
+        guard case .integer(let ttl) = try TestRedis.command(server.url, ["TTL", data]) else { return XCTFail("no TTL") }
+        XCTAssertGreaterThan(ttl, 0, "the TTL is kept")
+        XCTAssertEqual(try store.compact(partition: 0, limit: 16), 0, "nothing left to compact")
+        try store.append([(k, flush)], dueAt: StoreBehaviours.due)
+        let claimed = try StoreBehaviours.claimAll(store)
+        XCTAssertEqual(claimed.first?.data.count, (flushes + 1) * 5_000, "every value of every flush, once")
+        XCTAssertEqual(claimed.first?.data.sum ?? 0, Double(flushes + 1) * flush.sum, accuracy: 1e-6 * Double(flushes + 1) * flush.sum)
+    }
 }
