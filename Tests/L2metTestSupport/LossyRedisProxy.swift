@@ -14,6 +14,9 @@ public final class LossyRedisProxy: @unchecked Sendable {
     private var closed = false
 
     public init(upstreamPort: Int) throws {
+        // The proxy cuts connections both ways: a write to a cut socket (its own, or hiredis's in this
+        // process) must fail with EPIPE, not kill the test process with SIGPIPE (l2met ignores it too).
+        signal(SIGPIPE, SIG_IGN)
         self.upstreamPort = upstreamPort
         (listener, port) = try Loopback.listen()
         Thread.detachNewThread { [self] in acceptLoop() }

@@ -10,6 +10,9 @@ public final class RedisServer {
     private var process: Process?
 
     public init(port: Int = freePort(), arguments: [String] = []) throws {
+        // A Redis stopped or restarted under a test's connections: writes to them must fail with EPIPE,
+        // not kill the test process with SIGPIPE (l2met ignores it too).
+        signal(SIGPIPE, SIG_IGN)
         self.port = port
         self.arguments = arguments
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("l2met-test-redis-\(port)-\(getpid())")
