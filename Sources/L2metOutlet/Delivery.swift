@@ -13,10 +13,18 @@ struct Delivery: Sendable {
 
     var attempts: Int { buckets.map(\.attempts).max() ?? 0 }
 
-    /// About the memory it holds: its body and its buckets' data.
-    var bytes: Int {
-        request.body.count + buckets.reduce(0) { $0 + 120 + $1.key.name.utf8.count + $1.key.source.utf8.count
-            + $1.key.token.utf8.count + $1.data.approximateValueBytes }
+    /// About the memory it holds: its body and its buckets' data (counted once, when it is made).
+    let bytes: Int
+
+    init(request: SinkRequest, buckets: [ClaimedBucket], destination: Destination, id: DestinationID, leaseEnd: Int64) {
+        self.request = request
+        self.buckets = buckets
+        self.destination = destination
+        self.id = id
+        self.leaseEnd = leaseEnd
+        bytes = request.body.count + buckets.reduce(0) {
+            $0 + 120 + $1.key.name.utf8.count + $1.key.source.utf8.count + $1.key.token.utf8.count + $1.data.approximateValueBytes
+        }
     }
 
     /// The deliveries of `requests`, built from `buckets` (a superset of their keys).
