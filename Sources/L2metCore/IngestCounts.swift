@@ -15,6 +15,8 @@ public struct IngestCounts: Sendable, Equatable {
     var badHeader = 0
     var tooLong = 0
     var seriesLimit = 0
+    var rateLimit = 0
+    var storeLimit = 0
 
     public init() {}
 
@@ -27,11 +29,13 @@ public struct IngestCounts: Sendable, Equatable {
         case .badHeader: return badHeader
         case .tooLong: return tooLong
         case .seriesLimit: return seriesLimit
+        case .rateLimit: return rateLimit
+        case .storeLimit: return storeLimit
         }
     }
 
     /// Total dropped, all reasons.
-    public var dropped: Int { late + badValue + emptyName + badHeader + tooLong + seriesLimit }
+    public var dropped: Int { late + badValue + emptyName + badHeader + tooLong + seriesLimit + rateLimit + storeLimit }
 
     @inline(__always)
     mutating func drop(_ reason: DropReason, _ n: Int = 1) {
@@ -42,6 +46,8 @@ public struct IngestCounts: Sendable, Equatable {
         case .badHeader: badHeader += n
         case .tooLong: tooLong += n
         case .seriesLimit: seriesLimit += n
+        case .rateLimit: rateLimit += n
+        case .storeLimit: storeLimit += n
         }
     }
 }

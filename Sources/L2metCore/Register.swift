@@ -85,12 +85,18 @@ public final class Register {
         return out
     }
 
-    public func ingest(_ body: [UInt8], options: DrainOptions, nowMicros: Int64) -> IngestCounts {
-        body.withUnsafeBytes { ingest($0, options: options, nowMicros: nowMicros) }
+    public func ingest(_ body: [UInt8], options: DrainOptions, nowMicros: Int64,
+                       allowance: ValueAllowance = .unlimited) -> IngestCounts {
+        body.withUnsafeBytes { ingest($0, options: options, nowMicros: nowMicros, allowance: allowance) }
     }
 
-    public func ingest(_ body: UnsafeRawBufferPointer, options: DrainOptions, nowMicros: Int64) -> IngestCounts {
+    /// Takes a drain body into buckets: at most `allowance.values` values, the rest dropped for
+    /// `allowance.refusal`. Values dropped for one of the drain's limits are reported in its own
+    /// metrics (`l2met.dropped`, the reason as source).
+    public func ingest(_ body: UnsafeRawBufferPointer, options: DrainOptions, nowMicros: Int64,
+                       allowance: ValueAllowance = .unlimited) -> IngestCounts {
         var counts = IngestCounts()
+        var remaining = allowance.values
         guard body.count > 0 else { return counts }
         let resolution = Int64(max(1, options.resolution))
         let context = contextIndex(options.token, resolution)
@@ -134,10 +140,16 @@ public final class Register {
                     let lineSeed = ByteHash.mix(ByteHash.hash(sourceBuffer, sourceLength, seed: contextSeed, padded: true),
                                                 UInt64(bitPattern: time))
                     for m in line.metrics {
+                        if remaining <= 0 {
+                            counts.drop(allowance.refusal)
+                            continue
+                        }
                         switch take(m, prefix: prefix, sourceLength: sourceLength, lineSeed: lineSeed, context: context,
                                     time: time, timestamp: timestamp, token: options.token, resolution: resolution,
                                     oldest: nowSeconds - deadlineSpan) {
-                        case .taken: counts.measurements += 1
+                        case .taken:
+                            counts.measurements += 1
+                            remaining -= 1
                         case .tooLong: counts.drop(.tooLong)
                         case .overLimit: counts.drop(.seriesLimit)
                         }
@@ -146,19 +158,26 @@ public final class Register {
                 counts.brokenFrames = reader.brokenFrames
             }
         }
-        let overLimit = counts.count(of: .seriesLimit)
-        if overLimit > 0 {
-            // The drain's owner sees it where they look: in their own metrics.
-            _ = addCounters([(Self.droppedName, Double(overLimit))], source: Self.seriesLimitSource, options: options,
-                        nowMicros: nowMicros, limited: false)
+        for reason in DropReason.drainLimits {
+            let overLimit = counts.count(of: reason)
+            if overLimit > 0 {
+                // The drain's owner sees it where they look: in their own metrics.
+                _ = addCounters([(Self.droppedName, Double(overLimit))], source: Self.limitSources[reason], options: options,
+                                nowMicros: nowMicros, limited: false)
+            }
         }
         releaseOversizedScratch()
         return counts
     }
 
-    /// `l2met.dropped`, source `series_limit`: what a drain lost to its series limit, in its own metrics.
+    /// `l2met.dropped`, source `series_limit` (or `rate_limit`, `store_limit`): what a drain lost to
+    /// its limits, in its own metrics.
     nonisolated(unsafe) static let droppedName = Conventions.constant("l2met.dropped")
-    nonisolated(unsafe) static let seriesLimitSource = Conventions.constant("series_limit")
+    nonisolated(unsafe) static let limitSources: [DropReason: UnsafeRawBufferPointer] = [
+        .seriesLimit: Conventions.constant("series_limit"),
+        .rateLimit: Conventions.constant("rate_limit"),
+        .storeLimit: Conventions.constant("store_limit"),
+    ]
 
     /// Adds a drain's report of its own losses (`DrainLoss`) as the counters `logshuttle.dropped` and
     /// `logshuttle.lost`, bucketed as a line of that drain with no `source=` (so the name and source

@@ -14,6 +14,7 @@ import L2metStore
 final class LogsEndpoint: @unchecked Sendable {
     private let authenticator: DrainAuthenticator
     private let registers: RegisterPool
+    private let admission: DrainAdmission
     private let flusher: Flusher
     /// nil: no duplicate check (`--frame-id-window 0`).
     private let frameLedger: FrameLedger?
@@ -26,16 +27,18 @@ final class LogsEndpoint: @unchecked Sendable {
     private let dropped: [DropReason: Counter]
     private let refused: Counter
     private let refusedFailing: Counter
-    private let seriesLimited: LabelledCounters
+    /// Values dropped past each of a drain's limits, by drain.
+    private let limited: [DropReason: LabelledCounters]
     private let duplicates: Counter
     private let framesInProgress: Counter
     private let unchecked: Counter
     private let ledgerErrors: (begin: Counter, finish: Counter, release: Counter)
 
-    init(authenticator: DrainAuthenticator, registers: RegisterPool, flusher: Flusher, frameLedger: FrameLedger?,
-         metrics: MetricsRegistry) {
+    init(authenticator: DrainAuthenticator, registers: RegisterPool, admission: DrainAdmission, flusher: Flusher,
+         frameLedger: FrameLedger?, metrics: MetricsRegistry) {
         self.authenticator = authenticator
         self.registers = registers
+        self.admission = admission
         self.flusher = flusher
         self.frameLedger = frameLedger
         duplicates = metrics.counter("l2met_receiver_duplicate_bodies_total",
@@ -56,9 +59,15 @@ final class LogsEndpoint: @unchecked Sendable {
         refused = metrics.counter("l2met_overload_refusals_total", "Drains answered 503 because too much is held in memory.")
         refusedFailing = metrics.counter("l2met_flush_failure_refusals_total",
                                          "Drains answered 503 because the store has refused the receiver's flushes for longer than --flush-failure-limit.")
-        seriesLimited = metrics.counters("l2met_drain_series_limited_total",
-                                         "Measurements dropped past a drain's series limit, by drain (DrainID: a hash of its token).",
-                                         label: "drain")
+        let limitHelp: [DropReason: String] = [
+            .seriesLimit: "Measurements dropped past a drain's series limit, by drain (DrainID: a hash of its token).",
+            .rateLimit: "Values dropped past a drain's values per second, by drain (DrainID: a hash of its token).",
+            .storeLimit: "Values dropped while a drain held more than its store bytes, by drain (DrainID: a hash of its token).",
+        ]
+        limited = Dictionary(uniqueKeysWithValues: DropReason.drainLimits.map { reason in
+            (reason, metrics.counters("l2met_drain_\(reason.rawValue.replacingOccurrences(of: "_limit", with: ""))_limited_total",
+                                      limitHelp[reason]!, label: "drain"))
+        })
         var dropped: [DropReason: Counter] = [:]
         for reason in DropReason.allCases {
             dropped[reason] = metrics.counter("l2met_dropped_total", "Pairs or lines dropped, by reason.",
@@ -135,7 +144,9 @@ final class LogsEndpoint: @unchecked Sendable {
 
     /// Takes the body (and the drain's loss report) into a register and answers for it.
     private func take(_ request: HTTPRequest, options: DrainOptions, loss: DrainLoss, now: Int64) -> HTTPResponse {
-        guard let counts = registers.ingest(request.body, options: options, loss: loss, nowMicros: now) else {
+        let allowance = admission.allowance(token: options.token, nowMicros: now)
+        guard let counts = registers.ingest(request.body, options: options, loss: loss, nowMicros: now,
+                                            allowance: allowance) else {
             // Shutting down: the last flush has taken (or is taking) the registers; a 200 now would lose this body.
             return HTTPResponse(status: 503, headers: [("Retry-After", "1"), ("Content-Type", "text/plain")],
                                 body: Array("shutting down; retry\n".utf8))
@@ -148,10 +159,13 @@ final class LogsEndpoint: @unchecked Sendable {
         for reason in DropReason.allCases {
             dropped[reason]!.increment(by: counts.count(of: reason))
         }
-        let overLimit = counts.count(of: .seriesLimit)
-        if overLimit > 0 {
-            // Per drain, named by a hash of its token (which stays secret), only for drains that hit it.
-            seriesLimited[DrainID.of(token: options.token)].increment(by: overLimit)
+        admission.took(counts.measurements, token: options.token, nowMicros: now)
+        for reason in DropReason.drainLimits {
+            let overLimit = counts.count(of: reason)
+            if overLimit > 0 {
+                // Per drain, named by a hash of its token (which stays secret), only for drains that hit it.
+                limited[reason]![DrainID.of(token: options.token)].increment(by: overLimit)
+            }
         }
         if counts.frames == 0 && counts.brokenFrames > 0 {
             return .text(400, "no frame could be read: expected octet-counted syslog frames (LEN SP <PRI>1 …)")

@@ -37,7 +37,8 @@ final class RegisterPool: @unchecked Sendable {
 
     /// Parses `body` into one of the registers, with the drain's own loss report `loss` (counted in
     /// `measurements`); nil once the pool is closed (nothing was taken).
-    func ingest(_ body: [UInt8], options: DrainOptions, loss: DrainLoss = DrainLoss(), nowMicros: Int64) -> IngestCounts? {
+    func ingest(_ body: [UInt8], options: DrainOptions, loss: DrainLoss = DrainLoss(), nowMicros: Int64,
+                allowance: ValueAllowance = .unlimited) -> IngestCounts? {
         // Take the first free slot, starting from a rotating position; wait on one if all are busy.
         next.lock()
         let start = cursor
@@ -46,20 +47,20 @@ final class RegisterPool: @unchecked Sendable {
         for i in 0..<slots.count {
             let index = (start + i) % slots.count
             if slots[index].lock.try() {
-                return ingest(body, options: options, loss: loss, nowMicros: nowMicros, lockedSlot: index)
+                return ingest(body, options: options, loss: loss, nowMicros: nowMicros, allowance: allowance, lockedSlot: index)
             }
         }
         slots[start].lock.lock()
-        return ingest(body, options: options, loss: loss, nowMicros: nowMicros, lockedSlot: start)
+        return ingest(body, options: options, loss: loss, nowMicros: nowMicros, allowance: allowance, lockedSlot: start)
     }
 
     /// Ingests into slot `index`, whose lock the caller holds, and releases it.
     private func ingest(_ body: [UInt8], options: DrainOptions, loss: DrainLoss, nowMicros: Int64,
-                        lockedSlot index: Int) -> IngestCounts? {
+                        allowance: ValueAllowance, lockedSlot index: Int) -> IngestCounts? {
         let slot = slots[index]
         defer { slot.lock.unlock() }
         if slot.closed { return nil }
-        var counts = slot.register.ingest(body, options: options, nowMicros: nowMicros)
+        var counts = slot.register.ingest(body, options: options, nowMicros: nowMicros, allowance: allowance)
         if !loss.isEmpty { counts.measurements += slot.register.add(loss, options: options, nowMicros: nowMicros) }
         setBytes(slot.register.approximateBytes, of: index)
         return counts

@@ -63,7 +63,8 @@ public final class Server: @unchecked Sendable {
                                   logger: logger.with("component", "flusher"))
             self.flusher = flusher
             flusherForHealth = flusher
-            logs = LogsEndpoint(authenticator: authenticator, registers: registers, flusher: flusher,
+            let admission = DrainAdmission(rate: DrainRateLimiter(valuesPerSecond: c.maxValuesPerSecondPerDrain))
+            logs = LogsEndpoint(authenticator: authenticator, registers: registers, admission: admission, flusher: flusher,
                                 frameLedger: frameLedger, metrics: metrics)
             flusher.start()
         }

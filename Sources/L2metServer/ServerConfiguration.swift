@@ -42,6 +42,11 @@ public struct ServerConfiguration: Sendable {
     /// series are dropped and counted (and reported in the drain's own metrics). 0: no limit.
     public var maxSeriesPerDrain = 20_000
 
+    /// Values (measurements, counters, samples) one drain may have taken per second, with a burst of
+    /// a minute's worth; past it values are dropped and counted (and reported in the drain's own
+    /// metrics). 0: no limit.
+    public var maxValuesPerSecondPerDrain = 50_000
+
     /// The outlet's threads, queue, retries, breakers, lease and retention (its Librato URL and
     /// user agent are set from `libratoURL` and the build when the server starts).
     public var outlet = OutletConfiguration()

@@ -42,6 +42,12 @@ struct Serve: ParsableCommand {
         """)
     var maxSeriesPerDrain = 20_000
     @Option(help: """
+        Values (measurements, counters, samples) one drain may have taken per second, with a burst of a \
+        minute's worth; past it values are dropped, counted, and reported in the drain's own metrics as \
+        l2met.dropped, source rate_limit. 0: no limit.
+        """)
+    var maxValuesPerSecondPerDrain = 50_000
+    @Option(help: """
         Seconds a drain body's Logplex-Frame-Id is remembered: a body logplex sends again within it is \
         answered 200 and not counted again (across receivers sharing Redis). 0 turns the check off.
         """)
@@ -85,6 +91,9 @@ struct Serve: ParsableCommand {
         if !(flushFailureLimit >= 0) { throw ValidationError("--flush-failure-limit must be 0 or more") }
         if partitions < 1 { throw ValidationError("--partitions must be at least 1") }
         if maxSeriesPerDrain < 0 { throw ValidationError("--max-series-per-drain must be 0 (no limit) or more") }
+        if maxValuesPerSecondPerDrain < 0 {
+            throw ValidationError("--max-values-per-second-per-drain must be 0 (no limit) or more")
+        }
         if !(0...86_400).contains(frameIDWindow) { throw ValidationError("--frame-id-window must be 0 to 86400 seconds") }
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
         if outletWorkers < 1 { throw ValidationError("--outlet-workers must be at least 1") }
@@ -149,6 +158,7 @@ struct Serve: ParsableCommand {
         c.flushFailureLimit = flushFailureLimit
         c.partitions = partitions
         c.maxSeriesPerDrain = maxSeriesPerDrain
+        c.maxValuesPerSecondPerDrain = maxValuesPerSecondPerDrain
         c.frameIDWindow = frameIDWindow
         if let workers { c.http.workers = max(1, workers) }
         c.http.maxBodyBytes = bodyLimit

@@ -422,3 +422,54 @@ final class RegisterMemoryTests: XCTestCase {
         XCTAssertEqual(r.takeAll().first?.data.sum, 3)
     }
 }
+
+/// Values per second per drain, shared by the registers of a process.
+final class RateLimitTests: XCTestCase {
+    let minute: Int64 = 1_234_567_860
+
+    func body(_ count: Int, source: String = "web.1") -> [UInt8] {
+        Array((0..<count).map { frame("count#m\($0 % 5)=1 source=\(source)", timestamp: "2009-02-13T23:31:30.000000Z") }
+            .joined().utf8)
+    }
+
+    func testABodyTakesItsAllowanceAndTheRestIsDroppedAndReportedInTheDrainsOwnMetrics() {
+        let r = Register(deadline: 2)
+        let now = (minute + 5) * 1_000_000
+        let c = r.ingest(body(30), options: DrainOptions(token: "t"), nowMicros: now,
+                         allowance: ValueAllowance(values: 12, refusal: .rateLimit))
+        XCTAssertEqual(c.measurements, 12)
+        XCTAssertEqual(c.count(of: .rateLimit), 18)
+        XCTAssertEqual(c.dropped, 18)
+        let buckets = r.takeAll()
+        XCTAssertEqual(buckets.filter { $0.key.name != "l2met.dropped" }.reduce(0) { $0 + $1.data.count }, 12)
+        let report = buckets.filter { $0.key.name == "l2met.dropped" }
+        XCTAssertEqual(report.map(\.key.source), ["rate_limit"])
+        XCTAssertEqual(report.first?.data.sum, 18)
+    }
+
+    func testAStoreRefusalIsReportedUnderItsOwnSource() {
+        let r = Register(deadline: 2)
+        let c = r.ingest(body(4), options: DrainOptions(token: "t"), nowMicros: (minute + 5) * 1_000_000,
+                         allowance: ValueAllowance(values: 0, refusal: .storeLimit))
+        XCTAssertEqual(c.count(of: .storeLimit), 4)
+        XCTAssertEqual(c.measurements, 0)
+        let report = r.takeAll()
+        XCTAssertEqual(report.map(\.key.name), ["l2met.dropped"])
+        XCTAssertEqual(report.map(\.key.source), ["store_limit"])
+    }
+
+    func testTheLimiterRefillsAtItsRateUpToItsBurstAndForgetsFullDrains() {
+        let limiter = DrainRateLimiter(valuesPerSecond: 100, burstSeconds: 10)
+        let t0: Int64 = 1_000_000_000_000
+        XCTAssertEqual(limiter.allowance(token: "a", nowMicros: t0), 1_000)
+        limiter.spend(token: "a", count: 1_300, nowMicros: t0)  // two bodies at once overdraw it
+        XCTAssertEqual(limiter.allowance(token: "a", nowMicros: t0), 0)
+        XCTAssertEqual(limiter.allowance(token: "a", nowMicros: t0 + 2_000_000), 0, "the overdraft is paid back first")
+        XCTAssertEqual(limiter.allowance(token: "a", nowMicros: t0 + 4_000_000), 100)
+        XCTAssertEqual(limiter.allowance(token: "b", nowMicros: t0), 1_000, "another drain is not touched")
+        XCTAssertEqual(limiter.allowance(token: "a", nowMicros: t0 + 60_000_000), 1_000, "never past the burst")
+        limiter.spend(token: "b", count: 1, nowMicros: t0 + 60_000_000)
+        XCTAssertEqual(limiter.trackedDrains, 1, "a drain whose bucket filled again is forgotten")
+        XCTAssertEqual(DrainRateLimiter(valuesPerSecond: 0).allowance(token: "a", nowMicros: t0), Int.max)
+    }
+}

@@ -93,4 +93,71 @@ final class DrainIsolationTests: XCTestCase {
             XCTAssertLessThanOrEqual(perSecond.values.map(\.count).max() ?? 0, limit)
         }
     }
+
+    /// A drain that posts faster than its values per second keeps a burst's worth plus the rate; the
+    /// rest is dropped, counted per drain in /metrics and reported to its own destination; another
+    /// drain posting at the same time loses nothing.
+    func testADrainPastItsValuesPerSecondIsCutAndToldWhileAnotherLosesNothing() throws {
+        let redis = try RedisServer()
+        let key = freshFernetKey()
+        let keyring = try Keyring(secrets: key)
+        let now = Int64(Date().timeIntervalSince1970)
+        let librato = try FakeLibrato()
+        defer { librato.stop() }
+        let fast = keyring.encrypt("fast@example.com:fast-token", now: now)
+        let quiet = keyring.encrypt("quiet@example.com:quiet-token", now: now)
+        let port = freePort()
+        let rate = 100  // a burst of 6,000 values (a minute's worth)
+        let l2met = try ChildProcess(["serve", "--port", "\(port)", "--redis-url", redis.url, "--librato-url", librato.url,
+                                      "--flush-interval", "0.2", "--outlet-interval", "0.1",
+                                      "--max-values-per-second-per-drain", "\(rate)"], environment: ["SECRETS": key])
+        defer { _ = l2met.stop() }
+        XCTAssertTrue(Drain.waitUntilListening(port: port), l2met.stdout)
+
+        func user(_ r: FakeLibrato.Recorded) -> String {
+            let auth = r.header("authorization") ?? ""
+            let plain = Data(base64Encoded: String(auth.dropFirst("Basic ".count))).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            return String(plain.prefix { $0 != "@" })
+        }
+        func sum(of name: String, user who: String) -> Double {
+            librato.requests.filter { $0.status == 200 && user($0) == who }.flatMap(\.gauges)
+                .filter { $0["name"] as? String == name }
+                .reduce(0.0) { $0 + (($1["value"] as? NSNumber)?.doubleValue ?? 0) }
+        }
+
+        let began = Date()
+        var sent = 0
+        for i in 0..<10 {
+            let t = Date().timeIntervalSince1970
+            let body = (0..<2_000).map { j in Drain.frame("count#hits=1 source=web.\(j % 3)", at: t) }.joined()
+            XCTAssertEqual(try Drain.post(port: port, body: body, token: fast, query: "resolution=1"), 200)
+            sent += 2_000
+            XCTAssertEqual(try Drain.post(port: port, body: Drain.frame("count#ticks=1 source=q.\(i)", at: t), token: quiet,
+                                          query: "resolution=1"), 200)
+        }
+        let elapsed = Date().timeIntervalSince(began)
+
+        let metrics = { (try? Drain.get(port: port, path: "/metrics").1) ?? "" }
+        func series(_ text: String, _ name: String) -> Double {
+            text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last!) } ?? -1
+        }
+        let limitedName = "l2met_drain_rate_limited_total{drain=\"\(DrainID.of(token: fast))\"}"
+        let limited = series(metrics(), limitedName)
+        XCTAssertEqual(series(metrics(), "l2met_dropped_total{reason=\"rate_limit\"}"), limited)
+        XCTAssertFalse(metrics().contains(fast), "a token in /metrics")
+        // Everything posted is either delivered or reported dropped, in the drain's own metrics.
+        XCTAssertTrue(librato.wait(timeout: 20) { _ in
+            sum(of: "hits", user: "fast") + sum(of: "l2met.dropped", user: "fast") == Double(sent)
+                && sum(of: "ticks", user: "quiet") == 10
+        }, "fast drain: \(sum(of: "hits", user: "fast")) delivered + \(sum(of: "l2met.dropped", user: "fast")) reported "
+           + "of \(sent); quiet drain: \(sum(of: "ticks", user: "quiet")) of 10")
+        let taken = sum(of: "hits", user: "fast")
+        XCTAssertEqual(sum(of: "l2met.dropped", user: "fast"), limited, "the drain is told what /metrics counts")
+        XCTAssertGreaterThanOrEqual(taken, Double(rate * 60), "a burst of a minute's worth is taken")
+        XCTAssertLessThanOrEqual(taken, Double(rate * 60) + Double(rate) * (elapsed + 1), "the rate held")
+        let sources = Set(librato.requests.filter { $0.status == 200 && user($0) == "fast" }.flatMap(\.gauges)
+            .filter { $0["name"] as? String == "l2met.dropped" }.compactMap { $0["source"] as? String })
+        XCTAssertEqual(sources, ["rate_limit"])
+        XCTAssertEqual(sum(of: "l2met.dropped", user: "quiet"), 0)
+    }
 }
