@@ -25,6 +25,7 @@ public final class Server: @unchecked Sendable {
     /// Builds every part; throws on bad configuration (a malformed key, a malformed Redis URL, a Librato
     /// URL that is not http(s)).
     public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "l2met")) throws {
+        try configuration.validate()
         self.configuration = configuration
         self.logger = logger
         if configuration.runOutlet, !configuration.isLocalMode, !ServerConfiguration.isHTTPURL(configuration.libratoURL) {
@@ -55,9 +56,9 @@ public final class Server: @unchecked Sendable {
         var logs: LogsEndpoint?
         var flusherForHealth: Flusher?
         if c.runReceiver {
-            let registers = RegisterPool(count: c.http.workers, deadline: c.deadline,
+            let registers = RegisterPool(count: c.http.workers, deadline: c.effectiveDeadline,
                                          limiter: SeriesLimiter(maxSeriesPerInterval: c.maxSeriesPerDrain))
-            let flusher = Flusher(registers: registers, store: store, interval: c.flushInterval, deadline: c.deadline,
+            let flusher = Flusher(registers: registers, store: store, interval: c.flushInterval, deadline: c.effectiveDeadline,
                                   memoryLimit: c.memoryLimitBytes, flushBytes: c.flushBytes,
                                   failureLimit: c.flushFailureLimit, metrics: metrics,
                                   logger: logger.with("component", "flusher"))
@@ -71,7 +72,7 @@ public final class Server: @unchecked Sendable {
         let router = Router(logs: logs, sign: SignEndpoint(keyring: keyring), store: store, flusher: flusherForHealth,
                             metrics: metrics)
         var httpConfiguration = c.http
-        httpConfiguration.host = c.bind
+        httpConfiguration.host = c.effectiveBind
         httpConfiguration.port = c.port
         let http = HTTPServer(configuration: httpConfiguration, observer: RequestMetrics(metrics: metrics),
                               handler: { router.handle($0) })
@@ -89,7 +90,7 @@ public final class Server: @unchecked Sendable {
             self.outlet = outlet
         }
         logger.info("listening", metadata: [
-            "bind": "\(c.bind)", "port": "\(http.boundPort)",
+            "bind": "\(c.effectiveBind)", "port": "\(http.boundPort)",
             "mode": "\(c.isLocalMode ? "local" : "authenticated")",
             "store": "\(store is MemoryStore ? "memory" : "redis")",
             "receiver": "\(c.runReceiver)", "outlet": "\(c.runOutlet)",

@@ -7,8 +7,8 @@ public struct ServerConfiguration: Sendable {
     public var runReceiver = true
     public var runOutlet = true
 
-    /// Address and port the receiver listens on.
-    public var bind = "127.0.0.1"
+    /// Address and port the receiver listens on; bind nil: 127.0.0.1 in local mode, else 0.0.0.0.
+    public var bind: String?
     public var port = 8080
     /// `redis://…`; nil means the in-memory store (one process, nothing shared).
     public var redisURL: String?
@@ -22,8 +22,9 @@ public struct ServerConfiguration: Sendable {
     /// The receiver also flushes as soon as its registers hold this many bytes, which keeps its
     /// memory small under heavy load.
     public var flushBytes = 2 * 1024 * 1024
-    /// A line whose bucket is older than `deadline` resolutions is dropped.
-    public var deadline = 2
+    /// A line whose bucket is older than `deadline` resolutions is dropped; nil: 2, or 1 in local mode
+    /// (people watching their screen see an interval when it closes; a local drain has no delay).
+    public var deadline: Int?
     /// Past this many bytes of buckets held in memory (store slow or down), drains get 503.
     public var memoryLimitBytes = 256 * 1024 * 1024
     /// Seconds the receiver may fail to write its buckets to the store (down, out of memory) before
@@ -56,6 +57,12 @@ public struct ServerConfiguration: Sendable {
 
     public init() {}
 
+    /// The deadline in use: `deadline`, else its default for the mode.
+    public var effectiveDeadline: Int { deadline ?? (isLocalMode ? 1 : 2) }
+
+    /// The address in use: `bind`, else its default for the mode.
+    public var effectiveBind: String { bind ?? (isLocalMode ? "127.0.0.1" : "0.0.0.0") }
+
     /// True when no `SECRETS` are set: unauthenticated drains, metrics printed on stdout.
     public var isLocalMode: Bool { secrets == nil || secrets!.isEmpty }
 
@@ -68,6 +75,55 @@ public struct ServerConfiguration: Sendable {
         var authority = url[sep.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
         if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
         return !authority.isEmpty && !authority.hasPrefix(":") && !authority.contains(where: \.isWhitespace)
+    }
+}
+
+extension ServerConfiguration {
+    /// Claims longer than a day would outlive the buckets' data in Redis (kept a day past due).
+    public static let maxOutletLease: Int64 = 86_400
+    /// Lease ends are whole seconds and a worker keeps a margin for its acknowledgement: shorter
+    /// claims could leave no room for any attempt.
+    public static let minOutletLease: Int64 = 5
+
+    /// Throws the first setting that cannot work, named by its `serve` flag.
+    public func validate() throws {
+        func fail(_ why: String) -> ServerConfigurationError { ServerConfigurationError(why) }
+        if let deadline, deadline < 1 { throw fail("--deadline must be at least 1") }
+        if !(0...65_535).contains(port) { throw fail("--port must be 0 to 65535") }
+        if flushBytes < 1 { throw fail("--flush-bytes must be at least 1") }
+        if !(flushInterval > 0) { throw fail("--flush-interval must be above 0") }
+        if !(flushFailureLimit >= 0) { throw fail("--flush-failure-limit must be 0 or more") }
+        if partitions < 1 { throw fail("--partitions must be at least 1") }
+        if maxSeriesPerDrain < 0 { throw fail("--max-series-per-drain must be 0 (no limit) or more") }
+        if maxValuesPerSecondPerDrain < 0 { throw fail("--max-values-per-second-per-drain must be 0 (no limit) or more") }
+        if !(0...86_400).contains(frameIDWindow) { throw fail("--frame-id-window must be 0 to 86400 seconds") }
+        if http.workers < 1 { throw fail("--workers must be at least 1") }
+        if outlet.workers < 1 { throw fail("--outlet-workers must be at least 1") }
+        if outlet.perDestinationConcurrency < 1 { throw fail("--outlet-per-destination must be at least 1") }
+        if !(60...604_800).contains(outlet.retention) { throw fail("--retention must be 60 to 604800 seconds") }
+        for (name, value) in [("--memory-limit", memoryLimitBytes), ("--body-limit", http.maxBodyBytes),
+                              ("--header-limit", http.maxHeaderBytes), ("--max-connections", http.maxConnections),
+                              ("--body-memory-limit", http.maxBufferedBodyBytes)] where value < 1 {
+            throw fail("\(name) must be at least 1")
+        }
+        if http.maxConnectionsPerPeer < 0 { throw fail("--max-connections-per-peer must be 0 or more") }
+        for (name, value) in [("--request-timeout", http.requestTimeout), ("--idle-timeout", http.idleTimeout),
+                              ("--header-timeout", http.headerTimeout),
+                              ("--outlet-interval", outlet.pollInterval), ("--outlet-connect-timeout", outlet.connectTimeout),
+                              ("--outlet-timeout", outlet.requestTimeout), ("--outlet-backoff-cap", outlet.backoffCap)]
+            where !(value > 0) {
+            throw fail("\(name) must be above 0")
+        }
+        if let lease = outlet.lease {
+            // A claim must outlast one whole request, with room to acknowledge after it: the outlet
+            // never starts an attempt that could end past its lease.
+            if Double(lease) <= outlet.requestTimeout {
+                throw fail("--outlet-lease (\(lease) s) must be more than --outlet-timeout (\(outlet.requestTimeout) s)")
+            }
+            if lease < Self.minOutletLease { throw fail("--outlet-lease must be at least \(Self.minOutletLease) s") }
+            if lease > Self.maxOutletLease { throw fail("--outlet-lease must be at most \(Self.maxOutletLease) s (a day)") }
+        }
+        if !(shutdownGrace >= 0) { throw fail("--shutdown-grace must be 0 or more") }
     }
 }
 

@@ -96,7 +96,11 @@ final class CommandLineTests: XCTestCase {
     /// instead of running on 8080 or with no outlet at all.
     func testServeRefusesSettingsThatCannotWork() throws {
         let refusals: [(args: [String], env: [String: String], says: String)] = [
-            (["serve"], ["PORT": "eighty"], "PORT=eighty is not a port number"),
+            (["serve"], ["PORT": "eighty"], "PORT=eighty is not a valid value for --port"),
+            (["serve"], ["L2MET_FLUSH_INTERVAL": "soon"], "L2MET_FLUSH_INTERVAL=soon is not a valid value for --flush-interval"),
+            (["serve", "--port", "0"], ["L2MET_OUTLET_WORKERS": "0"], "--outlet-workers must be at least 1"),
+            (["serve", "--port", "0"], ["L2MET_RECEIVER": "maybe"], "L2MET_RECEIVER=maybe is not true or false"),
+            (["serve", "--port", "0", "--header-timeout=0"], [:], "--header-timeout must be above 0"),
             (["serve", "--port", "0", "--outlet-workers", "0"], [:], "--outlet-workers must be at least 1"),
             (["serve", "--port", "0", "--retention", "59"], [:], "--retention must be 60 to 604800 seconds"),
             (["serve", "--port", "0", "--outlet-per-destination", "0"], [:], "--outlet-per-destination must be at least 1"),
@@ -114,6 +118,18 @@ final class CommandLineTests: XCTestCase {
             XCTAssertTrue(result.stderr.contains(r.says), "\(r.args) \(r.env): \(result.stderr)")
             XCTAssertFalse(result.stdout.contains("msg=listening"), "\(r.args) \(r.env): \(result.stdout)")
         }
+        // Every flag has its variable, and a flag wins over it.
+        let fromEnvironment = try ChildProcess(["serve", "--port", "\(freePort())"],
+                                               environment: ["L2MET_FRAME_ID_WINDOW": "17", "L2MET_OUTLET": "true"])
+        XCTAssertTrue(fromEnvironment.waitForOutput("msg=listening"), fromEnvironment.stdout + fromEnvironment.stderr)
+        XCTAssertTrue(fromEnvironment.stdout.contains("frame_id_window=17"), fromEnvironment.stdout)
+        XCTAssertTrue(fromEnvironment.stdout.contains("receiver=false"), fromEnvironment.stdout)
+        XCTAssertEqual(fromEnvironment.stop(), 0)
+        let flagWins = try ChildProcess(["serve", "--port", "\(freePort())", "--frame-id-window", "9"],
+                                        environment: ["L2MET_FRAME_ID_WINDOW": "17"])
+        XCTAssertTrue(flagWins.waitForOutput("msg=listening"), flagWins.stdout + flagWins.stderr)
+        XCTAssertTrue(flagWins.stdout.contains("frame_id_window=9"), flagWins.stdout)
+        XCTAssertEqual(flagWins.stop(), 0)
         // $PORT is not read when --port is given.
         let port = freePort()
         let child = try ChildProcess(["serve", "--port", "\(port)"], environment: ["PORT": "eighty"])
