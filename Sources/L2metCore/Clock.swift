@@ -17,3 +17,11 @@ public enum WallClock {
     /// Seconds since the epoch.
     public static func seconds() -> Int64 { micros() / 1_000_000 }
 }
+
+extension Duration {
+    /// This duration in seconds, as a `Double` (for logs, gauges and arithmetic with settings).
+    public var inSeconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

@@ -3,6 +3,7 @@ import L2metCore
 import L2metObservability
 import L2metStore
 import Logging
+import Synchronization
 
 /// Moves buckets from the receiver's registers to the store every flush interval.
 ///
@@ -21,7 +22,7 @@ import Logging
 /// While what is held in memory exceeds the configured bound, `isOverloaded` is true and the receiver
 /// answers 503 to new drains; so it does once the flusher has failed to write what it holds for
 /// longer than `failureLimit` (`failure`), and `/health` says so.
-final class Flusher: @unchecked Sendable {
+final class Flusher: Sendable {
     private let registers: RegisterPool
     private let store: Store
     private let interval: Double
@@ -46,28 +47,37 @@ final class Flusher: @unchecked Sendable {
     /// Longest wait between two flushes while the store refuses them (seconds).
     static let backoffCap = 10.0
 
-    /// Serialises flushes (the loop, and the last one at shutdown).
-    private let lock = NSLock()
-    /// Taken from the registers, never sent to the store.
-    private var pending: [BucketKey: BucketData] = [:]
-    /// Sent (or about to be) and not yet confirmed by the store, in order; a failed chunk stays here
-    /// with its id, since it may or may not be applied.
-    private var outstanding: [Chunk] = []
-    /// Guards `pendingBytes`, `heldCount` and `failingSince` alone, so the receiver never waits on a
-    /// slow store call.
-    private let sizeLock = NSLock()
-    private var pendingBytes = 0
-    private var heldCount = 0
-    /// Since when the flusher has held buckets it could not write; nil when the last flush wrote
-    /// everything.
-    private var failingSince: Date?
-    /// Consecutive flushes that wrote nothing while something was left: the back-off.
-    private var failures = 0
-    /// When the last "store append failed" was logged; distant past once the store takes everything again.
-    private var lastErrorLog = Date.distantPast
-    private var stopped = false
-    private let wake = NSCondition()
-    private var thread: Thread?
+    /// What the flushes work on; its lock serialises flushes (the loop, and the last one at shutdown).
+    private struct FlushState {
+        /// Taken from the registers, never sent to the store.
+        var pending: [BucketKey: BucketData] = [:]
+        /// Sent (or about to be) and not yet confirmed by the store, in order; a failed chunk stays
+        /// here with its id, since it may or may not be applied.
+        var outstanding: [Chunk] = []
+        /// Consecutive flushes that wrote nothing while something was left: the back-off.
+        var failures = 0
+        /// When the last "store append failed" was logged; nil once the store takes everything again.
+        var lastErrorLog: ContinuousClock.Instant?
+    }
+
+    /// What is held, for the receiver's checks: under a lock of its own, so the receiver never waits
+    /// on a slow store call.
+    private struct Held {
+        var bytes = 0
+        var count = 0
+        /// Since when the flusher has held buckets it could not write; nil when the last flush
+        /// wrote everything.
+        var failingSince: ContinuousClock.Instant?
+    }
+
+    private let state = Mutex(FlushState())
+    private let held = Mutex(Held())
+    /// Consecutive failures as the loop reads them for its back-off (a copy of `FlushState.failures`).
+    private let failureCount = Atomic<Int>(0)
+    private let stopped = Atomic<Bool>(false)
+    private let started = Atomic<Bool>(false)
+    /// Signalled by `stopAndDrain` to end the loop's wait early; then by the loop once it has ended.
+    private let wake = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
 
     private let metrics: MetricsRegistry
@@ -117,10 +127,7 @@ final class Flusher: @unchecked Sendable {
 
     /// True while the memory held for a slow or absent store is over the bound.
     var isOverloaded: Bool {
-        sizeLock.lock()
-        let held = pendingBytes
-        sizeLock.unlock()
-        return held + registers.approximateBytes > memoryLimit
+        held.withLock { $0.bytes } + registers.approximateBytes > memoryLimit
     }
 
     /// What the flusher holds because the store does not take it.
@@ -139,39 +146,36 @@ final class Flusher: @unchecked Sendable {
 
     /// Non-nil while the flusher holds buckets it could not write.
     var failing: Failure? {
-        sizeLock.lock()
-        defer { sizeLock.unlock() }
-        guard let since = failingSince else { return nil }
-        return Failure(seconds: Date().timeIntervalSince(since), buckets: heldCount, bytes: pendingBytes)
+        held.withLock { held in
+            guard let since = held.failingSince else { return nil }
+            return Failure(seconds: (ContinuousClock.now - since).inSeconds, buckets: held.count, bytes: held.bytes)
+        }
     }
 
     func start() {
+        started.store(true, ordering: .sequentiallyConsistent)
         let t = Thread { [self] in self.loop() }
         t.name = "l2met-flusher"
-        thread = t
         t.start()
     }
 
     /// Flushes every `interval`, and sooner when the registers hold `flushBytes` or more, so a
     /// busy receiver's memory stays small; after a failure, waits with back-off instead.
     private func loop() {
-        var last = Date()
+        var last = ContinuousClock.now
         while true {
+            let failures = failureCount.load(ordering: .relaxed)
             let backoff = failures == 0 ? interval : min(max(interval, Self.backoffCap),
                                                          interval * pow(2, Double(min(failures, 5))))
-            let next = last.addingTimeInterval(backoff)
-            wake.lock()
-            if !stopped {
-                _ = wake.wait(until: min(next, Date(timeIntervalSinceNow: Self.sizeCheckPeriod)))
-            }
-            let stop = stopped
-            wake.unlock()
-            if stop { break }
+            let next = last + .seconds(backoff)
+            let wait = min(next - ContinuousClock.now, .seconds(Self.sizeCheckPeriod))
+            if wait > .zero { _ = wake.wait(timeout: .now() + wait.inSeconds) }
+            if stopped.load(ordering: .sequentiallyConsistent) { break }
             failingSeconds.set(failing?.seconds ?? 0)
             let full = failures == 0 && registers.approximateBytes >= flushBytes
-            if full || Date() >= next {
+            if full || ContinuousClock.now >= next {
                 _ = flush()
-                last = Date()
+                last = ContinuousClock.now
             }
         }
         done.signal()
@@ -185,38 +189,43 @@ final class Flusher: @unchecked Sendable {
     @discardableResult
     func flush() -> Bool {
         let fresh = registers.takeAll()
-        lock.lock()
-        defer { lock.unlock() }
-        for (key, data) in fresh {
-            pending[key, default: BucketData(kind: key.kind)].merge(data)
+        let (clear, wrote, since) = state.withLock { state in
+            for (key, data) in fresh {
+                state.pending[key, default: BucketData(kind: key.kind)].merge(data)
+            }
+            // First the chunks whose outcome is unknown or that are left over, as they were; only then new data.
+            var wrote = false
+            var clear = writeOutstanding(&state, &wrote)
+            if clear && !state.pending.isEmpty {
+                state.outstanding = Self.chunks(of: state.pending)
+                state.pending.removeAll(keepingCapacity: true)
+                clear = writeOutstanding(&state, &wrote)
+            }
+            updateHeld(state)
+            let since = held.withLock { held in
+                let since = held.failingSince
+                if clear {
+                    held.failingSince = nil
+                } else if held.failingSince == nil {
+                    held.failingSince = .now
+                }
+                return since
+            }
+            if clear {
+                state.failures = 0
+                state.lastErrorLog = nil
+            } else {
+                // Progress (some chunks written) means the store has room again: go on at the usual pace.
+                state.failures = wrote ? 0 : state.failures + 1
+            }
+            failureCount.store(state.failures, ordering: .relaxed)
+            return (clear, wrote, since)
         }
-        // First the chunks whose outcome is unknown or that are left over, as they were; only then new data.
-        var wrote = false
-        var clear = writeOutstanding(&wrote)
-        if clear && !pending.isEmpty {
-            outstanding = Self.chunks(of: pending)
-            pending.removeAll(keepingCapacity: true)
-            clear = writeOutstanding(&wrote)
-        }
-        updateHeld()
-        sizeLock.lock()
-        let since = failingSince
-        if clear {
-            failingSince = nil
-        } else if failingSince == nil {
-            failingSince = Date()
-        }
-        sizeLock.unlock()
         if clear {
             if wrote { flushes.increment() }
-            failures = 0
-            lastErrorLog = .distantPast
             if let since {
-                logger.info("store is back", metadata: ["failing_seconds": "\(Int(Date().timeIntervalSince(since)))"])
+                logger.info("store is back", metadata: ["failing_seconds": "\(Int((ContinuousClock.now - since).inSeconds))"])
             }
-        } else {
-            // Progress (some chunks written) means the store has room again: go on at the usual pace.
-            failures = wrote ? 0 : failures + 1
         }
         failingSeconds.set(failing?.seconds ?? 0)
         return clear
@@ -224,14 +233,14 @@ final class Flusher: @unchecked Sendable {
 
     /// Writes the outstanding chunks in order, one store call each, until one makes no progress at
     /// all (the store is down or full: the rest wait for the next flush). Returns true when none is
-    /// left; `wrote` is set when any bucket was written. Call with `lock` held.
-    private func writeOutstanding(_ wrote: inout Bool) -> Bool {
-        guard !outstanding.isEmpty else { return true }
+    /// left; `wrote` is set when any bucket was written.
+    private func writeOutstanding(_ state: inout FlushState, _ wrote: inout Bool) -> Bool {
+        guard !state.outstanding.isEmpty else { return true }
         var left: [Chunk] = []
         var halted = false
         var dropped: [BucketKey: (pieces: Int, values: Int, refusal: AppendRefusal)] = [:]
         var lastError = ""
-        for chunk in outstanding {
+        for chunk in state.outstanding {
             if halted {
                 left.append(chunk)
                 continue
@@ -269,7 +278,7 @@ final class Flusher: @unchecked Sendable {
                 halted = true
             }
         }
-        outstanding = left
+        state.outstanding = left
         for (key, d) in dropped {
             // No token: the bucket's series and interval only.
             logger.error("store refused a bucket for good; dropped", metadata: [
@@ -278,11 +287,11 @@ final class Flusher: @unchecked Sendable {
                 "reason": "\(d.refusal.reason)", "error": "\(d.refusal.error)",
             ])
         }
-        if !left.isEmpty && Date().timeIntervalSince(lastErrorLog) >= 10 {
-            lastErrorLog = Date()
+        if !left.isEmpty && state.lastErrorLog.map({ ContinuousClock.now - $0 >= .seconds(10) }) ?? true {
+            state.lastErrorLog = .now
             logger.error("store append failed, keeping buckets in memory", metadata: [
-                "error": "\(lastError)", "buckets": "\(left.reduce(0) { $0 + $1.items.count } + pending.count)",
-                "chunks": "\(left.count)", "failures": "\(failures + 1)",
+                "error": "\(lastError)", "buckets": "\(left.reduce(0) { $0 + $1.items.count } + state.pending.count)",
+                "chunks": "\(left.count)", "failures": "\(state.failures + 1)",
             ])
         }
         return left.isEmpty
@@ -317,36 +326,33 @@ final class Flusher: @unchecked Sendable {
         batch.reduce(0) { $0 + bytes($1.key, $1.data) }
     }
 
-    /// Recomputes what is held (outstanding chunks and pending data). Call with `lock` held.
-    private func updateHeld() {
-        let bytes = outstanding.reduce(0) { $0 + $1.bytes } + Self.bytes(of: pending.lazy.map { (key: $0.key, data: $0.value) })
-        let count = outstanding.reduce(0) { $0 + $1.items.count } + pending.count
-        sizeLock.lock()
-        pendingBytes = bytes
-        heldCount = count
-        sizeLock.unlock()
+    /// Recomputes what is held (outstanding chunks and pending data) from `state`.
+    private func updateHeld(_ state: FlushState) {
+        let bytes = state.outstanding.reduce(0) { $0 + $1.bytes }
+            + Self.bytes(of: state.pending.lazy.map { (key: $0.key, data: $0.value) })
+        let count = state.outstanding.reduce(0) { $0 + $1.items.count } + state.pending.count
+        held.withLock { held in
+            held.bytes = bytes
+            held.count = count
+        }
         heldBuckets.set(count)
         heldBytes.set(bytes)
     }
 
-    /// Stops the loop and flushes until the store takes everything or `deadline` passes.
+    /// Stops the loop and flushes until the store takes everything or `limit` passes.
     /// Returns true when nothing was left behind.
-    func stopAndDrain(until limit: Date) -> Bool {
-        wake.lock()
-        stopped = true
+    func stopAndDrain(until limit: ContinuousClock.Instant) -> Bool {
+        stopped.store(true, ordering: .sequentiallyConsistent)
         wake.signal()
-        wake.unlock()
-        if thread != nil { done.wait() }
+        if started.load(ordering: .sequentiallyConsistent) { done.wait() }
         // From here a body still in ingestion is refused (503), never taken after the last flush.
         registers.close()
         while true {
             if flush() { return true }
-            if Date() >= limit { break }
+            if ContinuousClock.now >= limit { break }
             Thread.sleep(forTimeInterval: 0.2)
         }
-        lock.lock()
-        let left = pending.count + outstanding.reduce(0) { $0 + $1.items.count }
-        lock.unlock()
+        let left = state.withLock { $0.pending.count + $0.outstanding.reduce(0) { $0 + $1.items.count } }
         logger.error("shutting down with buckets the store did not take", metadata: ["buckets": "\(left)"])
         return false
     }

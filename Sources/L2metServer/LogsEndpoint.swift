@@ -11,7 +11,7 @@ import L2metStore
 /// body logplex sends again is answered 200 and not counted); when the ledger cannot be reached the
 /// body is taken unchecked. log-shuttle's `Logplex-Drop-Count`/`Logplex-Lost-Count` are counted
 /// with the body (`DrainLoss`).
-final class LogsEndpoint: @unchecked Sendable {
+final class LogsEndpoint: Sendable {
     private let authenticator: DrainAuthenticator
     private let registers: RegisterPool
     private let admission: DrainAdmission

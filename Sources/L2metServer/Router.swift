@@ -49,7 +49,7 @@ struct Router: Sendable {
 }
 
 /// Counts HTTP responses by status and request bytes for `/metrics`.
-final class RequestMetrics: HTTPServerObserver, @unchecked Sendable {
+final class RequestMetrics: HTTPServerObserver, Sendable {
     private let requests: LabelledCounters
     private let bytes: Counter
 

@@ -6,10 +6,11 @@ import L2metObservability
 import L2metOutlet
 import L2metStore
 import Logging
+import Synchronization
 
 /// One `l2met serve` process: the store, the receiver (HTTP server, registers, flusher) and the
 /// outlet, started and stopped in the right order.
-public final class Server: @unchecked Sendable {
+public final class Server: Sendable {
     public let configuration: ServerConfiguration
     public let metrics = MetricsRegistry()
     private let logger: Logger
@@ -18,9 +19,14 @@ public final class Server: @unchecked Sendable {
     private let frameLedger: FrameLedger?
     private let keyring: Keyring?
     private let authenticator: DrainAuthenticator
-    private var flusher: Flusher?
-    private var http: HTTPServer?
-    private var outlet: Outlet?
+    /// What `start()` made (and `stop()` stops).
+    private struct Running {
+        var flusher: Flusher?
+        var http: HTTPServer?
+        var outlet: Outlet?
+    }
+
+    private let running = Mutex(Running())
 
     /// Builds every part; throws on bad configuration (a malformed key, a malformed Redis URL, a Librato
     /// URL that is not http(s)).
@@ -48,7 +54,7 @@ public final class Server: @unchecked Sendable {
     }
 
     /// The port the receiver listens on (after `start`).
-    public var port: Int { http?.boundPort ?? configuration.port }
+    public var port: Int { running.withLock { $0.http?.boundPort } ?? configuration.port }
 
     /// Starts the receiver and/or the outlet.
     public func start() throws {
@@ -62,7 +68,7 @@ public final class Server: @unchecked Sendable {
                                   memoryLimit: c.memoryLimitBytes, flushBytes: c.flushBytes,
                                   failureLimit: c.flushFailureLimit, metrics: metrics,
                                   logger: logger.with("component", "flusher"))
-            self.flusher = flusher
+            running.withLock { $0.flusher = flusher }
             flusherForHealth = flusher
             let admission = DrainAdmission(rate: DrainRateLimiter(valuesPerSecond: c.maxValuesPerSecondPerDrain))
             logs = LogsEndpoint(authenticator: authenticator, registers: registers, admission: admission, flusher: flusher,
@@ -77,7 +83,7 @@ public final class Server: @unchecked Sendable {
         let http = HTTPServer(configuration: httpConfiguration, observer: RequestMetrics(metrics: metrics),
                               handler: { router.handle($0) })
         try http.start()
-        self.http = http
+        running.withLock { $0.http = http }
         if c.runOutlet {
             var oc = c.outlet
             oc.libratoURL = c.libratoURL
@@ -87,7 +93,7 @@ public final class Server: @unchecked Sendable {
                                 resolve: { token in try authenticator.destination(forToken: token, now: WallClock.seconds()) },
                                 metrics: metrics, logger: logger.with("component", "outlet"))
             outlet.start()
-            self.outlet = outlet
+            running.withLock { $0.outlet = outlet }
         }
         logger.info("listening", metadata: [
             "bind": "\(c.effectiveBind)", "port": "\(http.boundPort)",
@@ -105,9 +111,10 @@ public final class Server: @unchecked Sendable {
     /// the store lives in this process, delivers what it holds. Returns true when nothing was lost.
     @discardableResult
     public func stop() -> Bool {
-        let began = Date()
-        let limit = began.addingTimeInterval(configuration.shutdownGrace)
+        let began = ContinuousClock.now
+        let limit = began + .seconds(configuration.shutdownGrace)
         logger.info("stopping")
+        let (flusher, http, outlet) = running.withLock { ($0.flusher, $0.http, $0.outlet) }
         http?.stop(gracePeriod: max(1, configuration.shutdownGrace / 2))
         var clean = true
         if let flusher {
@@ -117,11 +124,11 @@ public final class Server: @unchecked Sendable {
             outlet.stop()
             if store is MemoryStore {
                 // Nothing outlives this process in memory: deliver everything now, due or not.
-                outlet.drain(until: limit)
+                outlet.drain(until: Date(timeIntervalSinceNow: (limit - ContinuousClock.now).inSeconds))
             }
         }
         logger.info("stopped", metadata: ["clean": "\(clean)",
-                                          "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(began)))"])
+                                          "seconds": "\(String(format: "%.2f", (ContinuousClock.now - began).inSeconds))"])
         return clean
     }
 }

@@ -23,7 +23,7 @@ final class ShutdownFlushTests: XCTestCase {
         let options = DrainOptions(token: "t")
         let nowMicros = Int64(Date().timeIntervalSince1970 * 1_000_000)
         XCTAssertEqual(registers.ingest(body("count#kept=2"), options: options, nowMicros: nowMicros)?.measurements, 1)
-        XCTAssertTrue(flusher.stopAndDrain(until: Date().addingTimeInterval(5)))
+        XCTAssertTrue(flusher.stopAndDrain(until: .now + .seconds(5)))
         XCTAssertNil(registers.ingest(body("count#late=1"), options: options, nowMicros: nowMicros),
                      "a body after the last flush must be refused")
         let held = try store.claim(partition: 0, now: Int64.max / 2, limit: 10, lease: 60)
