@@ -92,7 +92,9 @@ final class LibratoEndToEndTests: XCTestCase {
 
     func testDrainReachesLibratoWithExactValues() throws {
         let key = freshFernetKey()
-        let redis = try TestRedis.freshURL(db: 5)
+        let redisServer = try RedisServer()  // a Redis of this test's own
+        defer { redisServer.stop() }
+        let redis = redisServer.url
         let librato = try FakeLibrato()
         defer { librato.stop() }
         let (l2met, port) = try startL2met(key: key, redisURL: redis, librato: librato)
@@ -125,7 +127,9 @@ final class LibratoEndToEndTests: XCTestCase {
 
     func testServerErrorsAreRetriedUntilAccepted() throws {
         let key = freshFernetKey()
-        let redis = try TestRedis.freshURL(db: 6)
+        let redisServer = try RedisServer()  // a Redis of this test's own
+        defer { redisServer.stop() }
+        let redis = redisServer.url
         let librato = try FakeLibrato(script: [.text(500, "oops"), .text(503, "busy")])
         defer { librato.stop() }
         let (l2met, port) = try startL2met(key: key, redisURL: redis, librato: librato)
@@ -143,7 +147,9 @@ final class LibratoEndToEndTests: XCTestCase {
 
     func testTooManyRequestsHonoursRetryAfter() throws {
         let key = freshFernetKey()
-        let redis = try TestRedis.freshURL(db: 7)
+        let redisServer = try RedisServer()  // a Redis of this test's own
+        defer { redisServer.stop() }
+        let redis = redisServer.url
         let librato = try FakeLibrato(script: [HTTPResponse(status: 429, headers: [("Retry-After", "2")],
                                                             body: Array("{\"errors\":{\"request\":[\"rate limited\"]}}".utf8))])
         defer { librato.stop() }

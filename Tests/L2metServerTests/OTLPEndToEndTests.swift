@@ -9,7 +9,9 @@ import XCTest
 final class OTLPEndToEndTests: XCTestCase {
     func testOTLPAndLibratoDrainsEachReachTheirDestination() throws {
         let key = freshFernetKey()
-        let redis = try TestRedis.freshURL(db: 10)
+        let redisServer = try RedisServer()  // a Redis of this test's own
+        defer { redisServer.stop() }
+        let redis = redisServer.url
         let librato = try FakeLibrato()
         defer { librato.stop() }
         let collector = try FakeLibrato()

@@ -7,7 +7,9 @@ import XCTest
 final class ScaleTests: XCTestCase {
     func testTwoReceiversTwoOutletsDeliverEachBucketOnce() throws {
         let key = freshFernetKey()
-        let redis = try TestRedis.freshURL(db: 8)
+        let redisServer = try RedisServer()  // a Redis of this test's own
+        defer { redisServer.stop() }
+        let redis = redisServer.url
         let librato = try FakeLibrato()
         defer { librato.stop() }
         let env = ["SECRETS": key]

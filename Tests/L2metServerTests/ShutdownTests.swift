@@ -31,7 +31,9 @@ final class ShutdownTests: XCTestCase {
     }
 
     func testReceiverSigtermFlushesToRedis() throws {
-        let redis = try TestRedis.freshURL(db: 9)
+        let redisServer = try RedisServer()  // a Redis of this test's own
+        defer { redisServer.stop() }
+        let redis = redisServer.url
         let port = freePort()
         let key = freshFernetKey()
         // A long flush interval: only the shutdown flush can have put the data in Redis.

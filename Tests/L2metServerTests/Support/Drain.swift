@@ -53,36 +53,6 @@ enum Drain {
     }
 }
 
-/// Test access to the Redis that scripts/test started.
-enum TestRedis {
-    /// `REDIS_URL` with database `db` instead of the default one, flushed.
-    static func freshURL(db: Int) throws -> String {
-        guard let base = ProcessInfo.processInfo.environment["REDIS_URL"], !base.isEmpty else {
-            throw TestSetupError("REDIS_URL is not set: run the tests through scripts/test, which starts a redis-server")
-        }
-        // redis://[:password@]host:port[/db] -> the same without the database, then /db.
-        let schemeEnd = base.range(of: "://")!.upperBound
-        let authority = base[schemeEnd...].prefix { $0 != "/" }
-        let url = String(base[..<schemeEnd]) + authority + "/\(db)"
-        try cli(url, ["FLUSHDB"])
-        return url
-    }
-
-    /// Runs `redis-cli -u URL args…` and returns its output.
-    @discardableResult
-    static func cli(_ url: String, _ args: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["redis-cli", "-u", url] + args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
-    }
-}
-
 struct TestSetupError: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
