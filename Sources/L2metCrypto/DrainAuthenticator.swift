@@ -1,5 +1,5 @@
-import Foundation
 import L2metCore
+import Synchronization
 
 /// Turns a drain request's `Authorization` header into its credentials, and a bucket's token into
 /// its destination for the outlet.
@@ -8,7 +8,7 @@ import L2metCore
 /// every request: keyed by the whole `Authorization` value for drains (a hit costs one lookup, no
 /// base64) and by the token for the outlet. Failures are not cached. Thread-safe.
 /// With no keyring (local mode) every drain is accepted with token "" and destination `.local`.
-public final class DrainAuthenticator: @unchecked Sendable {
+public final class DrainAuthenticator: Sendable {
     /// Entries kept by default.
     public static let defaultCacheCapacity = 10_000
     /// Longest key (`Authorization` value or token) that is cached. A drain's header is a few
@@ -18,8 +18,7 @@ public final class DrainAuthenticator: @unchecked Sendable {
 
     private let keyring: Keyring?
     private let cacheCapacity: Int
-    private let lock = NSLock()
-    private var cache: [String: DrainCredentials] = [:]
+    private let cache = Mutex<[String: DrainCredentials]>([:])
 
     /// `keyring` nil = local mode. `cacheCapacity` 0 turns the cache off (for benchmarks).
     public init(keyring: Keyring?, cacheCapacity: Int = DrainAuthenticator.defaultCacheCapacity) {
@@ -31,11 +30,7 @@ public final class DrainAuthenticator: @unchecked Sendable {
     public var isLocalMode: Bool { keyring == nil }
 
     /// Entries in the cache now.
-    public var cachedCount: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return cache.count
-    }
+    public var cachedCount: Int { cache.withLock { $0.count } }
 
     /// The credentials of a drain request: `authorization` is the `Authorization` header (nil when
     /// absent), `now` epoch seconds. Drain tokens have no TTL; a token dated more than 60 s ahead of
@@ -94,18 +89,16 @@ public final class DrainAuthenticator: @unchecked Sendable {
 
     private func cached(_ key: String) -> DrainCredentials? {
         guard cacheCapacity > 0 else { return nil }
-        lock.lock()
-        defer { lock.unlock() }
-        return cache[key]
+        return cache.withLock { $0[key] }
     }
 
     private func remember(_ key: String, _ credentials: DrainCredentials) {
         guard cacheCapacity > 0, key.utf8.count <= Self.maxCachedKeyBytes else { return }
-        lock.lock()
-        defer { lock.unlock() }
-        if cache.count >= cacheCapacity, cache[key] == nil {
-            cache.remove(at: cache.startIndex)   // evict one arbitrary entry
+        cache.withLock { cache in
+            if cache.count >= cacheCapacity, cache[key] == nil {
+                cache.remove(at: cache.startIndex)   // evict one arbitrary entry
+            }
+            cache[key] = credentials
         }
-        cache[key] = credentials
     }
 }

@@ -4,7 +4,7 @@
 /// `openssl base64`, and the Go Fernet library it used accepted both.
 ///
 /// Immutable after `init`, so it is safe to share between threads.
-public final class Keyring: @unchecked Sendable {
+public final class Keyring: Sendable {
     let keys: [Fernet]
     private let keyBytes: [[UInt8]]
 

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Logging
+import Synchronization
 
 /// A swift-log handler writing one logfmt line per event to stdout, the Heroku convention:
 /// `at=info msg="flushed" buckets=12 component=receiver`.
@@ -67,8 +68,13 @@ public struct LogfmtLogHandler: LogHandler {
 
 /// Where log lines go: stdout (line-buffered and locked, so lines from threads never interleave),
 /// or a closure (tests).
+///
+/// `@unchecked Sendable`: `sink` is not `@Sendable`, by design (a test's closure appends to a local
+/// array it reads afterwards on its own thread). Every call of it is serialised by `serial`; the
+/// compiler cannot see that nothing else calls the closure or touches its captures while the output
+/// is shared, which is the caller's promise in handing the closure over.
 public final class LogOutput: @unchecked Sendable {
-    private let lock = NSLock()
+    private let serial = Mutex<Void>(())
     private let sink: (String) -> Void
 
     public init(_ sink: @escaping (String) -> Void) { self.sink = sink }
@@ -93,9 +99,7 @@ public final class LogOutput: @unchecked Sendable {
     }
 
     public func write(_ line: String) {
-        lock.lock()
-        sink(line)
-        lock.unlock()
+        serial.withLock { _ in sink(line) }
     }
 }
 

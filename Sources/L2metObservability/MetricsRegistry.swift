@@ -1,10 +1,11 @@
 import Foundation
+import Synchronization
 
 /// The server's own counters and gauges, rendered in the Prometheus text format for `GET /metrics`.
 ///
-/// Series are created on first use and live for the life of the process; each is a lock-protected
-/// value cheap enough to bump per request or per batch (never per log line: callers add batch totals).
-public final class MetricsRegistry: @unchecked Sendable {
+/// Series are created on first use and live for the life of the process; each is an atomic value
+/// cheap enough to bump per request or per batch (never per log line: callers add batch totals).
+public final class MetricsRegistry: Sendable {
     /// One metric family: a name, a help line and a type.
     private struct Family {
         var help: String
@@ -12,8 +13,7 @@ public final class MetricsRegistry: @unchecked Sendable {
         var series: [String: Series]  // rendered labels -> series
     }
 
-    private let lock = NSLock()
-    private var families: [String: Family] = [:]
+    private let families = Mutex<[String: Family]>([:])
 
     public init() {}
 
@@ -36,20 +36,18 @@ public final class MetricsRegistry: @unchecked Sendable {
     private func series(_ name: String, _ help: String, _ type: String, _ labels: [(String, String)]) -> Series {
         let rendered = labels.isEmpty ? "" :
             "{" + labels.map { "\($0.0)=\"\(Self.escape($0.1))\"" }.joined(separator: ",") + "}"
-        lock.lock()
-        defer { lock.unlock() }
-        if families[name] == nil { families[name] = Family(help: help, type: type, series: [:]) }
-        if let s = families[name]!.series[rendered] { return s }
-        let s = Series()
-        families[name]!.series[rendered] = s
-        return s
+        return families.withLock { families in
+            if families[name] == nil { families[name] = Family(help: help, type: type, series: [:]) }
+            if let s = families[name]!.series[rendered] { return s }
+            let s = Series()
+            families[name]!.series[rendered] = s
+            return s
+        }
     }
 
     /// The Prometheus text exposition (version 0.0.4) of every series.
     public func render() -> String {
-        lock.lock()
-        let snapshot = families
-        lock.unlock()
+        let snapshot = families.withLock { $0 }
         var out = ""
         for name in snapshot.keys.sorted() {
             let f = snapshot[name]!
@@ -81,16 +79,25 @@ public final class MetricsRegistry: @unchecked Sendable {
     }
 }
 
-/// Storage for one series.
-final class Series: @unchecked Sendable {
-    private let lock = NSLock()
-    private var _value: Double = 0
-    var value: Double {
-        lock.lock(); defer { lock.unlock() }
-        return _value
+/// Storage for one series: a Double kept as its bit pattern in an atomic word (there is no atomic
+/// Double), added to by compare-and-exchange. Releasing writes and acquiring reads, as the lock it
+/// replaces gave: whoever reads a count sees what its writer did before counting.
+final class Series: Sendable {
+    private let bits = Atomic<UInt64>(0)  // 0.0
+
+    var value: Double { Double(bitPattern: bits.load(ordering: .acquiring)) }
+
+    func add(_ d: Double) {
+        var old = bits.load(ordering: .relaxed)
+        while true {
+            let (exchanged, original) = bits.weakCompareExchange(expected: old, desired: (Double(bitPattern: old) + d).bitPattern,
+                                                                 successOrdering: .acquiringAndReleasing, failureOrdering: .relaxed)
+            if exchanged { return }
+            old = original
+        }
     }
-    func add(_ d: Double) { lock.lock(); _value += d; lock.unlock() }
-    func set(_ v: Double) { lock.lock(); _value = v; lock.unlock() }
+
+    func set(_ v: Double) { bits.store(v.bitPattern, ordering: .releasing) }
 }
 
 /// A monotonically increasing count.
@@ -113,13 +120,12 @@ public struct Gauge: Sendable {
 }
 
 /// A counter family keyed by one label's value; see `MetricsRegistry.counters(_:_:label:)`.
-public final class LabelledCounters: @unchecked Sendable {
+public final class LabelledCounters: Sendable {
     private let registry: MetricsRegistry
     private let name: String
     private let help: String
     private let label: String
-    private let lock = NSLock()
-    private var byValue: [String: Counter] = [:]
+    private let byValue = Mutex<[String: Counter]>([:])
 
     init(registry: MetricsRegistry, name: String, help: String, label: String) {
         self.registry = registry
@@ -130,11 +136,11 @@ public final class LabelledCounters: @unchecked Sendable {
 
     /// The counter for `value`.
     public subscript(_ value: String) -> Counter {
-        lock.lock()
-        defer { lock.unlock() }
-        if let c = byValue[value] { return c }
-        let c = registry.counter(name, help, labels: [(label, value)])
-        byValue[value] = c
-        return c
+        byValue.withLock { byValue in
+            if let c = byValue[value] { return c }
+            let c = registry.counter(name, help, labels: [(label, value)])
+            byValue[value] = c
+            return c
+        }
     }
 }

@@ -1,4 +1,5 @@
-/// One destination's breaker, as a pure state machine over an injected clock (epoch seconds).
+/// One destination's breaker, as a pure state machine over an injected clock: seconds on any scale
+/// that only moves forward (`DeliveryScheduler` counts them on `ContinuousClock` from its start).
 ///
 /// Invariants: while `closed`, every request is admitted; `threshold` consecutive transient failures
 /// open it for an interval that doubles with each opening (from `baseOpen` to `maxOpen`) or for the

@@ -11,7 +11,8 @@ final class ClaimLoop {
     private let planner: DeliveryPlanner
     private var logger: Logger
     private var claimFailing = false
-    private var nextBacklog = 0.0
+    /// When the backlog figures are due for a refresh (nil: at once).
+    private var nextBacklog: ContinuousClock.Instant?
     private var quarantined = 0
     /// Claims that threw, by partition: they may have run all the same (a lost reply, a stalled store),
     /// so the next claim of that partition is sent again under the same name and time, and hands out
@@ -44,7 +45,7 @@ final class ClaimLoop {
                     break
                 }
                 let partition = (round + i) % partitions
-                var now = WallClock.seconds()
+                var now = WallClock.seconds()  // the store's times (due, lease) are wall time
                 var id = FlushID.make()
                 if let retry = unanswered[partition], retry.now + lease > now + 1 {
                     (id, now) = retry
@@ -90,11 +91,11 @@ final class ClaimLoop {
     }
 
     private func refreshBacklog() {
-        let now = Date().timeIntervalSince1970
-        guard now >= nextBacklog else { return }
-        nextBacklog = now + context.configuration.backlogInterval
+        let now = ContinuousClock.now
+        if let nextBacklog, now < nextBacklog { return }
+        nextBacklog = now + .seconds(context.configuration.backlogInterval)
         do {
-            let seconds = WallClock.seconds()
+            let seconds = WallClock.seconds()  // compared with the store's due times and bucket ends
             let backlog = try context.store.backlog(now: seconds)
             context.metrics.record(backlog, now: seconds)
             if backlog.quarantined > quarantined {

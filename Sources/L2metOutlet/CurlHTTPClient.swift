@@ -1,5 +1,6 @@
 import CCurlShim
 import Foundation
+import L2metCore
 
 /// What one HTTP request came to: an answer (any status) or a transport failure.
 public struct HTTPPostResult: Sendable {
@@ -186,7 +187,7 @@ final class TransferState {
         guard line.count > name.utf8.count else { return }
         for (i, c) in name.utf8.enumerated() where line[i] | 0x20 != c | 0x20 { return }
         let value = String(decoding: line[name.utf8.count...], as: UTF8.self)
-        retryAfter = RetryAfter.seconds(value, now: Date().timeIntervalSince1970)
+        retryAfter = RetryAfter.seconds(value, now: WallClock.epochSeconds())  // an HTTP date is wall time
     }
 }
 

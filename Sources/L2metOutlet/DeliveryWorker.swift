@@ -35,7 +35,7 @@ final class DeliveryWorker {
             case .stop:
                 return
             case let .deferred(deliveries, until):
-                putBack(deliveries, dueAt: until, because: .deferred)
+                putBack(deliveries, dueAt: WallClock.epochSeconds(at: until), because: .deferred)
                 metrics.deferredBuckets.increment(by: deliveries.reduce(0) { $0 + $1.buckets.count })
             case let .send(delivery, probe):
                 let outcome = send(delivery)
@@ -85,16 +85,22 @@ final class DeliveryWorker {
     }
 
     /// Sends `d` once and settles its buckets. With `reschedule` false (the final drain), a transient
-    /// failure leaves the buckets claimed for the caller to try again.
-    func send(_ d: Delivery, reschedule: Bool = true, deadline: Double? = nil, attempts: Int? = nil) -> Outcome {
+    /// failure leaves the buckets claimed for the caller to try again. The request must end before
+    /// `deadline` when one is given, else before its claim's lease (less the margin).
+    func send(_ d: Delivery, reschedule: Bool = true, deadline: ContinuousClock.Instant? = nil, attempts: Int? = nil) -> Outcome {
         let sink = sinks.sink(for: d.destination)
         let request = d.request
         var timeout = configuration.requestTimeout
         if sink.isRemote {
-            let end = deadline ?? (Double(d.leaseEnd) - configuration.leaseMargin)
-            let remaining = end - Date().timeIntervalSince1970
+            let remaining: Double
+            if let deadline {
+                remaining = (deadline - ContinuousClock.now).inSeconds
+            } else {
+                // The lease's end is wall time: the store (and every other outlet) compares it with theirs.
+                remaining = Double(d.leaseEnd) - configuration.leaseMargin - WallClock.epochSeconds()
+            }
             if remaining < 1 {
-                if reschedule { putBack([d], dueAt: Date().timeIntervalSince1970, because: .released) }
+                if reschedule { putBack([d], dueAt: WallClock.epochSeconds(), because: .released) }
                 metrics.releasedBuckets.increment(by: d.buckets.count)
                 return .notSent
             }
@@ -108,7 +114,8 @@ final class DeliveryWorker {
         case .accepted:
             acknowledge(request.keys, context: context, logger: logger)
             metrics.gaugesPosted.increment(by: request.itemCount)
-            metrics.delay.set(max(0, Date().timeIntervalSince1970 - Double(request.oldestEnd)))
+            // From the end of the bucket's interval (wall time) to now.
+            metrics.delay.set(max(0, WallClock.epochSeconds() - Double(request.oldestEnd)))
             if let partial = sink.partialRejection(result) {
                 metrics.partiallyRejected.increment(by: partial.rejectedItems)
                 logger.warning(partial.rejectedItems > 0 ? "destination accepted the request but rejected part of it"
@@ -157,34 +164,36 @@ final class DeliveryWorker {
                 "wait": "\(String(format: "%.1f", wait))", "destination": "\(d.destination.loggableName)",
                 "buckets": "\(d.buckets.count)", "gauges": "\(request.itemCount)",
             ])
-            if reschedule { putBack([d], dueAt: Date().timeIntervalSince1970 + wait, because: .failed) }
+            if reschedule { putBack([d], dueAt: WallClock.epochSeconds() + wait, because: .failed) }
             return .failed(retryAfter: result.retryAfter, wait: wait)
         }
     }
 
-    /// Sends `deliveries` until each is settled or `deadline` (epoch seconds) leaves no time for
-    /// another attempt, retrying in place: for the final drain of the in-memory store, which nothing
-    /// outlives. Attempts are interleaved, so a request waiting for its retry never holds up the
-    /// others. Returns the buckets left undelivered.
-    func deliverNow(_ deliveries: [Delivery], deadline: Double) -> Int {
-        var queue = deliveries.map { (delivery: $0, notBefore: 0.0, attempts: $0.attempts) }
+    /// Sends `deliveries` until each is settled or `deadline` leaves no time for another attempt,
+    /// retrying in place: for the final drain of the in-memory store, which nothing outlives. Attempts
+    /// are interleaved, so a request waiting for its retry never holds up the others. Returns the
+    /// buckets left undelivered.
+    func deliverNow(_ deliveries: [Delivery], deadline: ContinuousClock.Instant) -> Int {
+        let clock = ContinuousClock()
+        var queue = deliveries.map { (delivery: $0, notBefore: clock.now, attempts: $0.attempts) }
         var left = 0
         while !queue.isEmpty {
-            let now = Date().timeIntervalSince1970
+            let now = clock.now
             guard let i = queue.firstIndex(where: { $0.notBefore <= now }) else {
-                Thread.sleep(forTimeInterval: max(0, queue.map(\.notBefore).min()! - now))
+                Thread.sleep(forTimeInterval: max(0, (queue.map(\.notBefore).min()! - now).inSeconds))
                 continue
             }
             let current = queue.remove(at: i)
             switch send(current.delivery, reschedule: false, deadline: deadline, attempts: current.attempts) {
             case .finished, .unauthorized: break
-            case .split(let parts): queue += parts.map { ($0, 0, current.attempts) }
+            case .split(let parts): queue += parts.map { ($0, clock.now, current.attempts) }
             case .notSent: left += current.delivery.buckets.count
             case .failed(_, let wait):
-                if Date().timeIntervalSince1970 + wait + 1 > deadline {
+                let retryAt = clock.now + .seconds(wait)
+                if retryAt + .seconds(1) > deadline {
                     left += current.delivery.buckets.count
                 } else {
-                    queue.append((current.delivery, Date().timeIntervalSince1970 + wait, current.attempts + 1))
+                    queue.append((current.delivery, retryAt, current.attempts + 1))
                 }
             }
         }

@@ -3,16 +3,16 @@ import L2metCore
 import L2metObservability
 import L2metStore
 import Logging
+import Synchronization
 
 /// The outlet: a claimer thread that claims due buckets and queues their requests per destination,
 /// and sender threads that deliver them (fairly across destinations, breakers per destination) and
 /// settle them in the store: acknowledged (deleted) once accepted or refused for good, put back with
 /// a later due time after a transient failure, dropped only past retention. See `OutletConfiguration`.
-public final class Outlet: @unchecked Sendable {  // `started` is guarded by `lock`; the rest is immutable
+public final class Outlet: Sendable {
     private let context: OutletContext
-    private let lock = NSLock()
     private let running = DispatchGroup()
-    private var started = false
+    private let started = Atomic<Bool>(false)
 
     /// - Parameter resolve: a bucket token to its destination; a throw drops the token's buckets
     ///   (logged without the token, counted as `unresolvable`).
@@ -29,10 +29,7 @@ public final class Outlet: @unchecked Sendable {  // `started` is guarded by `lo
 
     /// Starts the claimer and the sender threads.
     public func start() {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !started else { return }
-        started = true
+        guard started.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
         let context = self.context
         spawn("l2met-claimer") { ClaimLoop(context: context).run() }
         for i in 0..<max(1, context.configuration.workers) {
@@ -68,7 +65,7 @@ public final class Outlet: @unchecked Sendable {  // `started` is guarded by `lo
         let queued = context.scheduler.removeAll()
         if !queued.isEmpty {
             let worker = DeliveryWorker(index: -1, context: context, stoppable: false)
-            worker.putBack(queued, dueAt: Date().timeIntervalSince1970, because: .released)
+            worker.putBack(queued, dueAt: WallClock.epochSeconds(), because: .released)
             let buckets = queued.reduce(0) { $0 + $1.buckets.count }
             context.metrics.releasedBuckets.increment(by: buckets)
             context.logger.info("stopping: queued buckets given back to the store for another outlet", metadata: [
@@ -80,16 +77,24 @@ public final class Outlet: @unchecked Sendable {  // `started` is guarded by `lo
     /// Delivers everything the store holds, due or not, before `until`, on the calling thread (with
     /// retries in place, bounded by `until`). Used at shutdown with the in-memory store, where nothing
     /// would outlive the process. Call after `stop()`.
+    ///
+    /// `until` is read once, as the time left until it; from there on the drain counts on the monotonic
+    /// clock (see `drain(until:)` with a `ContinuousClock.Instant`).
     public func drain(until: Date) {
+        drain(until: ContinuousClock.now + .seconds(until.timeIntervalSinceNow))
+    }
+
+    /// `drain(until:)` with a deadline on the monotonic clock, which a step of the system clock does
+    /// not move.
+    public func drain(until deadline: ContinuousClock.Instant) {
         let planner = DeliveryPlanner(context: context)
         let worker = DeliveryWorker(index: -1, context: context, stoppable: false)
-        let deadline = until.timeIntervalSince1970
         let farFuture = Int64.max / 4
         let lease = context.configuration.effectiveLease
         var claimedTotal = 0
         var left = 0
         for partition in 0..<max(1, context.store.partitions) {
-            while Date() < until {
+            while ContinuousClock.now < deadline {
                 let claimed: [ClaimedBucket]
                 do {
                     claimed = try context.store.claim(partition: partition, now: farFuture,
@@ -106,7 +111,7 @@ public final class Outlet: @unchecked Sendable {  // `started` is guarded by `lo
                                           deadline: deadline)
             }
         }
-        if left > 0 || Date() >= until {
+        if left > 0 || ContinuousClock.now >= deadline {
             context.logger.error("drain ended before everything was delivered", metadata: [
                 "buckets": "\(claimedTotal)", "undelivered": "\(left)",
             ])

@@ -1,46 +1,37 @@
-import Foundation
+import Synchronization
 
 /// The stop and abort signals the outlet's threads share, and sleeps that a stop cuts short.
-final class OutletControl: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var stopping = false
-    private var aborting = false
+final class OutletControl: Sendable {
+    private let stopping = Atomic<Bool>(false)
+    private let aborting = Atomic<Bool>(false)
+    private let wakeup = Wakeup()
 
     /// No new claims, no new retries.
-    var isStopping: Bool {
-        condition.lock(); defer { condition.unlock() }
-        return stopping
-    }
+    var isStopping: Bool { stopping.load(ordering: .acquiring) }
 
     /// In-flight requests are abandoned too.
-    var isAborting: Bool {
-        condition.lock(); defer { condition.unlock() }
-        return aborting
-    }
+    var isAborting: Bool { aborting.load(ordering: .acquiring) }
 
     func stop() {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        condition.unlock()
+        stopping.store(true, ordering: .releasing)
+        wakeup.notifyAll()
     }
 
     func abort() {
-        condition.lock()
-        stopping = true
-        aborting = true
-        condition.broadcast()
-        condition.unlock()
+        stopping.store(true, ordering: .releasing)
+        aborting.store(true, ordering: .releasing)
+        wakeup.notifyAll()
     }
 
-    /// Sleeps `seconds`; returns false at once (or as soon as it comes) when a stop is signalled.
+    /// Sleeps `seconds` (on the monotonic clock); returns false at once (or as soon as it comes) when a
+    /// stop is signalled.
     func sleep(_ seconds: Double) -> Bool {
-        let until = Date().addingTimeInterval(seconds)
-        condition.lock()
-        defer { condition.unlock() }
-        while !stopping {
-            if !condition.wait(until: until) { return !stopping }
+        let until = ContinuousClock.now + .seconds(seconds)
+        while true {
+            let ticket = wakeup.ticket()
+            if isStopping { return false }
+            if ContinuousClock.now >= until { return true }
+            wakeup.wait(ticket, until: until)
         }
-        return false
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Reads a `Retry-After` header value: delay-seconds (`120`) or an HTTP date
 /// (`Wed, 21 Oct 2015 07:28:00 GMT`, also the obsolete RFC 850 and asctime forms).
@@ -10,18 +11,17 @@ public enum RetryAfter {
         if v.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
             return Double(v)
         }
-        lock.lock()
-        defer { lock.unlock() }
-        for format in formats {
-            if let date = format.date(from: v) { return max(0, date.timeIntervalSince1970 - now) }
+        // The date is wall time, as `now` is: a time another machine wrote down.
+        return formats.withLock { formats in
+            for format in formats {
+                if let date = format.date(from: v) { return max(0, date.timeIntervalSince1970 - now) }
+            }
+            return nil
         }
-        return nil
     }
 
     /// DateFormatter is not safe to share between threads unguarded.
-    private static let lock = NSLock()
-
-    private static let formats: [DateFormatter] = [
+    private static let formats = Mutex<[DateFormatter]>([
         "EEE, dd MMM yyyy HH:mm:ss zzz",   // IMF-fixdate
         "EEEE, dd-MMM-yy HH:mm:ss zzz",    // RFC 850
         "EEE MMM d HH:mm:ss yyyy",         // asctime
@@ -31,5 +31,5 @@ public enum RetryAfter {
         f.timeZone = TimeZone(identifier: "GMT")
         f.dateFormat = pattern
         return f
-    }
+    })
 }

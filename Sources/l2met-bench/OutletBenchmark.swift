@@ -5,6 +5,7 @@ import L2metObservability
 import L2metOutlet
 import L2metStore
 import Logging
+import Synchronization
 
 /// Outlet throughput: gauges posted per second to an in-process fake Librato (an `HTTPServer` on
 /// loopback answering 200), through the real path (store claim, statistics, JSON, libcurl, acknowledge),
@@ -61,11 +62,12 @@ enum OutletBenchmark {
         }, metrics: metrics,
                             logger: Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() })
         let posted = metrics.counter("l2met_outlet_gauges_posted_total", "")
-        let began = Date()
+        let clock = ContinuousClock()
+        let began = clock.now
         outlet.start()
-        let limit = began.addingTimeInterval(300)
-        while posted.value < Double(gaugeTotal) && Date() < limit { Thread.sleep(forTimeInterval: 0.002) }
-        let seconds = Date().timeIntervalSince(began)
+        let limit = began + .seconds(300)
+        while posted.value < Double(gaugeTotal) && clock.now < limit { Thread.sleep(forTimeInterval: 0.002) }
+        let seconds = (clock.now - began) / .seconds(1)
         outlet.stop()
         let done = Int(posted.value)
         print("gauges: \(Int(Double(done) / seconds)) gauges/s posted to a local fake Librato "
@@ -74,7 +76,7 @@ enum OutletBenchmark {
             + "\(received.requests) requests, \(received.bytes / 1_000_000) MB)")
 
         // Building: statistics, gauges and JSON for the same buckets, one core.
-        let buildBegan = Date()
+        let buildBegan = clock.now
         var built = 0
         var bytes = 0
         var batch: [LibratoGauge] = []
@@ -88,7 +90,7 @@ enum OutletBenchmark {
         }
         bytes += LibratoPayload.json(batch[...]).count
         built += batch.count
-        let buildSeconds = Date().timeIntervalSince(buildBegan)
+        let buildSeconds = (clock.now - buildBegan) / .seconds(1)
         print("payload build: \(Int(Double(built) / buildSeconds)) gauges/s built on one core "
             + "(\(built) gauges, \(bytes / 1_000_000) MB of JSON in \(String(format: "%.3f", buildSeconds)) s)")
     }
@@ -106,12 +108,14 @@ enum OutletBenchmark {
     }
 
     /// What the fake received.
-    final class Counters: @unchecked Sendable {
-        private let lock = NSLock()
-        private var _requests = 0
-        private var _bytes = 0
-        func add(bytes: Int) { lock.lock(); _requests += 1; _bytes += bytes; lock.unlock() }
-        var requests: Int { lock.lock(); defer { lock.unlock() }; return _requests }
-        var bytes: Int { lock.lock(); defer { lock.unlock() }; return _bytes }
+    final class Counters: Sendable {
+        private let received = Atomic<Int>(0)
+        private let receivedBytes = Atomic<Int>(0)
+        func add(bytes: Int) {
+            received.wrappingAdd(1, ordering: .relaxed)
+            receivedBytes.wrappingAdd(bytes, ordering: .relaxed)
+        }
+        var requests: Int { received.load(ordering: .relaxed) }
+        var bytes: Int { receivedBytes.load(ordering: .relaxed) }
     }
 }

@@ -1,4 +1,5 @@
 import L2metCore
+import Synchronization
 import XCTest
 @testable import L2metCrypto
 
@@ -184,9 +185,8 @@ final class DrainAuthenticatorTests: XCTestCase {
 }
 
 /// A thread-safe failure counter for the concurrency test.
-private final class Failures: @unchecked Sendable {
-    private let lock = NSLock()
-    private var n = 0
-    func add() { lock.lock(); n += 1; lock.unlock() }
-    var count: Int { lock.lock(); defer { lock.unlock() }; return n }
+private final class Failures: Sendable {
+    private let n = Atomic<Int>(0)
+    func add() { n.wrappingAdd(1, ordering: .relaxed) }
+    var count: Int { n.load(ordering: .relaxed) }
 }

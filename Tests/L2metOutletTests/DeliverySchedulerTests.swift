@@ -1,16 +1,16 @@
 import Foundation
 import L2metCore
 import L2metStore
+import Synchronization
 import XCTest
 @testable import L2metOutlet
 
 /// The breaker's state machine and the scheduler's fairness, bounds and deferrals, on a fake clock.
 final class DeliverySchedulerTests: XCTestCase {
-    final class FakeClock: @unchecked Sendable {
-        private let lock = NSLock()
-        private var t = 1_000.0
-        var now: Double { lock.withLock { t } }
-        func advance(_ s: Double) { lock.withLock { t += s } }
+    final class FakeClock: Sendable {
+        private let t = Mutex(ContinuousClock.now)
+        var now: ContinuousClock.Instant { t.withLock { $0 } }
+        func advance(_ s: Double) { t.withLock { $0 += .seconds(s) } }
     }
 
     func delivery(_ user: String, _ n: Int, buckets: Int = 1) -> Delivery {
@@ -85,7 +85,7 @@ final class DeliverySchedulerTests: XCTestCase {
         XCTAssertEqual(s.openBreakers, 1)
         guard case let .deferred(rest, until) = s.next(stopping: { false }) else { return XCTFail("an open breaker defers") }
         XCTAssertEqual(rest.count, 2)
-        XCTAssertEqual(until, clock.now + 5)
+        XCTAssertEqual(until, clock.now + .seconds(5))
         XCTAssertEqual(s.queuedBuckets, 0)
         clock.advance(5)
         s.enqueue([delivery("down", 9)])

@@ -37,8 +37,8 @@ enum Buckets {
     /// Waits until `predicate` holds, up to `timeout` seconds.
     @discardableResult
     static func wait(timeout: Double = 20, until predicate: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end {
+        let end = ContinuousClock.now + .seconds(timeout)
+        while ContinuousClock.now < end {
             if predicate() { return true }
             Thread.sleep(forTimeInterval: 0.02)
         }

@@ -1,13 +1,13 @@
 import Foundation
 import L2metObservability
 import Logging
+import Synchronization
 
 /// Collects what a logger (through the real logfmt handler) or the local sink writes.
-final class LogCapture: @unchecked Sendable {
+final class LogCapture: Sendable {
     /// The text, behind its lock (held by the output closure too, so it outlives this object).
-    private final class Storage: @unchecked Sendable {
-        let lock = NSLock()
-        var text = ""
+    private final class Storage: Sendable {
+        let text = Mutex("")
     }
 
     private let storage = Storage()
@@ -16,9 +16,7 @@ final class LogCapture: @unchecked Sendable {
     init() {
         let storage = self.storage
         output = LogOutput { line in
-            storage.lock.lock()
-            storage.text += line
-            storage.lock.unlock()
+            storage.text.withLock { $0 += line }
         }
     }
 
@@ -28,8 +26,7 @@ final class LogCapture: @unchecked Sendable {
     }
 
     var text: String {
-        storage.lock.lock(); defer { storage.lock.unlock() }
-        return storage.text
+        storage.text.withLock { $0 }
     }
 
     var lines: [String] { text.split(separator: "\n").map(String.init) }
@@ -37,8 +34,8 @@ final class LogCapture: @unchecked Sendable {
     /// Waits until `predicate` holds for the text, up to `timeout` seconds.
     @discardableResult
     func wait(timeout: Double = 20, until predicate: (String) -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end {
+        let end = ContinuousClock.now + .seconds(timeout)
+        while ContinuousClock.now < end {
             if predicate(text) { return true }
             Thread.sleep(forTimeInterval: 0.02)
         }
