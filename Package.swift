@@ -47,7 +47,7 @@ let package = Package(
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swift6),
         .executableTarget(name: "l2met",
-                          dependencies: ["L2metServer", "L2metCrypto", "L2metObservability",
+                          dependencies: ["L2metServer", "L2metCore", "L2metCrypto", "L2metObservability",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
                           swiftSettings: swift6),

@@ -74,18 +74,9 @@ public final class Outlet: Sendable {
         }
     }
 
-    /// Delivers everything the store holds, due or not, before `until`, on the calling thread (with
-    /// retries in place, bounded by `until`). Used at shutdown with the in-memory store, where nothing
+    /// Delivers everything the store holds, due or not, before `deadline`, on the calling thread (with
+    /// retries in place, bounded by `deadline`). Used at shutdown with the in-memory store, where nothing
     /// would outlive the process. Call after `stop()`.
-    ///
-    /// `until` is read once, as the time left until it; from there on the drain counts on the monotonic
-    /// clock (see `drain(until:)` with a `ContinuousClock.Instant`).
-    public func drain(until: Date) {
-        drain(until: ContinuousClock.now + .seconds(until.timeIntervalSinceNow))
-    }
-
-    /// `drain(until:)` with a deadline on the monotonic clock, which a step of the system clock does
-    /// not move.
     public func drain(until deadline: ContinuousClock.Instant) {
         let planner = DeliveryPlanner(context: context)
         let worker = DeliveryWorker(index: -1, context: context, stoppable: false)

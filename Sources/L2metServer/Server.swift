@@ -124,7 +124,7 @@ public final class Server: Sendable {
             outlet.stop()
             if store is MemoryStore {
                 // Nothing outlives this process in memory: deliver everything now, due or not.
-                outlet.drain(until: Date(timeIntervalSinceNow: (limit - ContinuousClock.now).inSeconds))
+                outlet.drain(until: limit)
             }
         }
         logger.info("stopped", metadata: ["clean": "\(clean)",

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import L2metCore
 import L2metCrypto
 
 /// `l2met sign`: makes drain tokens (or whole drain URLs) with the first key in `SECRETS`.
@@ -22,7 +23,7 @@ struct Sign: ParsableCommand {
         let result = DrainTokenTool.sign(secrets: ProcessInfo.processInfo.environment["SECRETS"],
                                          libratoUser: libratoUser, libratoToken: libratoToken,
                                          destination: destination, baseURL: baseURL,
-                                         now: Int64(Date().timeIntervalSince1970))
+                                         now: WallClock.seconds())
         try printResult(result)
     }
 }

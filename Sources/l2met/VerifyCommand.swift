@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import L2metCore
 import L2metCrypto
 
 /// `l2met verify`: decrypts a drain token with the keys in `SECRETS` and prints its plaintext.
@@ -16,6 +17,6 @@ struct Verify: ParsableCommand {
     func run() throws {
         try printResult(DrainTokenTool.verify(secrets: ProcessInfo.processInfo.environment["SECRETS"],
                                               token: token, ttl: ttl, now: now,
-                                              clock: Int64(Date().timeIntervalSince1970)))
+                                              clock: WallClock.seconds()))
     }
 }

@@ -88,7 +88,7 @@ final class OTLPConformanceTests: XCTestCase {
         let destination = try Destination(
             plaintext: "otlp+http://127.0.0.1:\(collector.port)/v1/metrics#x-api-key=k1&service.name=shop%20%C3%A9")
         Outlet(store: store, configuration: c, resolve: { _ in destination }, metrics: MetricsRegistry(), logger: LogCapture().logger)
-            .drain(until: Date().addingTimeInterval(20))
+            .drain(until: .now + .seconds(20))
         XCTAssertEqual(collector.requests.count, 1)
         let body = try XCTUnwrap(collector.requests.first?.body)
 

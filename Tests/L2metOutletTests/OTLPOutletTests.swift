@@ -88,7 +88,7 @@ final class OTLPOutletTests: XCTestCase {
         try Buckets.put(store, knownBuckets(token: otlpToken))
         let d = try destination(collector, fragment: "x-api-key=\(apiKey)&service.name=shop")
         makeOutlet(store, outletConfiguration(), MetricsRegistry(), LogCapture(), destinations: [otlpToken: d])
-            .drain(until: Date().addingTimeInterval(20))
+            .drain(until: .now + .seconds(20))
         XCTAssertEqual(collector.requests.count, 1)
         let r = try XCTUnwrap(collector.requests.first)
         let parsed = try XCTUnwrap(OTLPBody.parse(r.body))
@@ -115,7 +115,7 @@ final class OTLPOutletTests: XCTestCase {
         ])
         let d = try destination(collector)
         makeOutlet(store, outletConfiguration(), MetricsRegistry(), LogCapture(), destinations: [otlpToken: d, otherToken: d])
-            .drain(until: Date().addingTimeInterval(20))
+            .drain(until: .now + .seconds(20))
         XCTAssertEqual(collector.requests.count, 1)
         // web.1 with both tokens, sorted 1 8 15 16 23 42 100: count 7, sum 205, min 1, median x[4] 16,
         // perc95 x[ceil(6.65)] = x[7] 100, perc99 100, max 100; signups 5 + 3.
@@ -133,7 +133,7 @@ final class OTLPOutletTests: XCTestCase {
         let metrics = MetricsRegistry()
         try Buckets.put(store, knownBuckets(token: otlpToken))
         makeOutlet(store, outletConfiguration(), metrics, LogCapture(), destinations: [otlpToken: try destination(collector)])
-            .drain(until: Date().addingTimeInterval(20))
+            .drain(until: .now + .seconds(20))
         let r = collector.requests
         XCTAssertEqual(r.map(\.status), [503, 200])
         XCTAssertGreaterThanOrEqual(r[1].at.timeIntervalSince(r[0].at), 0.9, "Retry-After: 1 was not honoured")
@@ -189,7 +189,7 @@ final class OTLPOutletTests: XCTestCase {
         ])
         makeOutlet(store, outletConfiguration(libratoURL: librato.url), MetricsRegistry(), LogCapture(),
                destinations: [otlpToken: try destination(collector), libratoDrainToken: librato1])
-            .drain(until: Date().addingTimeInterval(20))
+            .drain(until: .now + .seconds(20))
         XCTAssertEqual(librato.requests.map { String(decoding: $0.body, as: UTF8.self) }, [
             "{\"gauges\":[{\"name\":\"signups\",\"measure_time\":1763838000,\"value\":4.5,\"attributes\":{\"display_units_long\":\"req\"}}]}",
         ])
@@ -211,7 +211,7 @@ final class OTLPOutletTests: XCTestCase {
         var c = outletConfiguration()
         c.claimLimit = 5000
         makeOutlet(store, c, metrics, LogCapture(), destinations: [otlpToken: try destination(collector)])
-            .drain(until: Date().addingTimeInterval(30))
+            .drain(until: .now + .seconds(30))
         XCTAssertEqual(collector.requests.map { OTLPBody.parse($0.body)?.points.count ?? -1 }, [1000, 1000, 500])
         XCTAssertEqual(OTLPPayload.maxDataPointsPerRequest, 1000)
         XCTAssertEqual(Set(points(collector)).count, 2500)
@@ -225,7 +225,7 @@ final class OTLPOutletTests: XCTestCase {
         let store = MemoryStore()
         try Buckets.put(store, [(Buckets.key("s", .sample, token: otlpToken), Buckets.data(.sample, [.nan]))])
         makeOutlet(store, outletConfiguration(), MetricsRegistry(), LogCapture(), destinations: [otlpToken: try destination(collector)])
-            .drain(until: Date().addingTimeInterval(10))
+            .drain(until: .now + .seconds(10))
         XCTAssertEqual(collector.requests.count, 0)
         XCTAssertEqual(try Buckets.remaining(store).count, 0)
     }

@@ -81,7 +81,7 @@ final class OutletLibratoTests: XCTestCase {
         defer { librato.stop() }
         let store = MemoryStore()
         try Buckets.put(store, [(Buckets.key("signups", .counter, token: bucketToken, units: "req"), Buckets.data(.counter, [1, 1, 2.5]))])
-        outlet(store, outletConfiguration(libratoURL: librato.url), MetricsRegistry(), LogCapture()).drain(until: Date().addingTimeInterval(20))
+        outlet(store, outletConfiguration(libratoURL: librato.url), MetricsRegistry(), LogCapture()).drain(until: .now + .seconds(20))
         XCTAssertEqual(librato.requests.map { String(decoding: $0.body, as: UTF8.self) }, [
             "{\"gauges\":[{\"name\":\"signups\",\"measure_time\":1763838000,\"value\":4.5,\"attributes\":{\"display_units_long\":\"req\"}}]}",
         ])
@@ -96,7 +96,7 @@ final class OutletLibratoTests: XCTestCase {
         try Buckets.put(store, (0..<100).map {
             (Buckets.key("m\($0)", .measurement, token: bucketToken), Buckets.data(.measurement, [Double($0)]))
         })
-        outlet(store, outletConfiguration(libratoURL: librato.url), metrics, LogCapture()).drain(until: Date().addingTimeInterval(20))
+        outlet(store, outletConfiguration(libratoURL: librato.url), metrics, LogCapture()).drain(until: .now + .seconds(20))
         let counts = librato.requests.map(\.gauges.count)
         XCTAssertEqual(counts.sorted(), [100, 300])
         XCTAssertTrue(counts.allSatisfy { $0 <= LibratoPayload.maxGaugesPerRequest })
@@ -120,7 +120,7 @@ final class OutletLibratoTests: XCTestCase {
             (Buckets.key("y", .counter, token: "tok-b"), Buckets.data(.counter, [2])),
         ])
         outlet(store, outletConfiguration(libratoURL: librato.url), metrics, LogCapture(),
-               destinations: ["tok-a": a, "tok-b": b]).drain(until: Date().addingTimeInterval(20))
+               destinations: ["tok-a": a, "tok-b": b]).drain(until: .now + .seconds(20))
         let users = librato.requests.map { r -> String in
             let basic = r.header("authorization")?.dropFirst("Basic ".count) ?? ""
             let plain = Data(base64Encoded: String(basic)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
@@ -147,7 +147,7 @@ final class OutletLibratoTests: XCTestCase {
             (Buckets.key("z", .counter, token: "tok-a2"), Buckets.data(.counter, [3])),
         ])
         outlet(store, outletConfiguration(libratoURL: librato.url), MetricsRegistry(), LogCapture(),
-               destinations: ["tok-a": a, "tok-b": b, "tok-a2": a]).drain(until: Date().addingTimeInterval(20))
+               destinations: ["tok-a": a, "tok-b": b, "tok-a2": a]).drain(until: .now + .seconds(20))
         let byAuth = Dictionary(grouping: librato.requests) { $0.header("authorization") ?? "" }
         let alice = "Basic " + Data("alice@example.com:alice-token".utf8).base64EncodedString()
         let bob = "Basic " + Data("bob@example.com:bob-token".utf8).base64EncodedString()
@@ -174,7 +174,7 @@ final class OutletLibratoTests: XCTestCase {
             (Buckets.key("x", .counter, token: "tok-a2", source: "web.1"), Buckets.data(.counter, [10])),
         ])
         outlet(store, outletConfiguration(libratoURL: librato.url), MetricsRegistry(), LogCapture(),
-               destinations: ["tok-a": a, "tok-a2": a]).drain(until: Date().addingTimeInterval(20))
+               destinations: ["tok-a": a, "tok-a2": a]).drain(until: .now + .seconds(20))
         XCTAssertEqual(librato.requests.count, 1)
         let gauges = librato.gauges
         let names = gauges.map { "\($0["name"] as? String ?? "?")/\($0["source"] as? String ?? "-")" }.sorted()
@@ -221,7 +221,7 @@ final class OutletLibratoTests: XCTestCase {
         let store = MemoryStore()
         let metrics = MetricsRegistry()
         try Buckets.put(store, knownBuckets(token: bucketToken))
-        outlet(store, outletConfiguration(libratoURL: librato.url), metrics, LogCapture()).drain(until: Date().addingTimeInterval(20))
+        outlet(store, outletConfiguration(libratoURL: librato.url), metrics, LogCapture()).drain(until: .now + .seconds(20))
         let r = librato.requests
         XCTAssertEqual(r.map(\.status), [429, 200])
         XCTAssertGreaterThanOrEqual(r[1].at.timeIntervalSince(r[0].at), 0.9, "Retry-After: 1 was not honoured")
@@ -466,7 +466,7 @@ final class OutletLibratoTests: XCTestCase {
         Thread.sleep(forTimeInterval: 0.2)
         o.stop()
         XCTAssertEqual(librato.requests.count, 0, "buckets due in an hour were posted early")
-        o.drain(until: Date().addingTimeInterval(20))
+        o.drain(until: .now + .seconds(20))
         XCTAssertEqual(librato.gauges.count, 6)
         XCTAssertEqual(try Buckets.remaining(store).count, 0)
     }

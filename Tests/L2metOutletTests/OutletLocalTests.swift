@@ -68,7 +68,7 @@ final class OutletLocalTests: XCTestCase {
         outlet.stop()
         XCTAssertEqual(out.text, "", "buckets due in an hour were printed")
 
-        outlet.drain(until: Date().addingTimeInterval(10))
+        outlet.drain(until: .now + .seconds(10))
         XCTAssertEqual(out.lines.sorted(), [
             "at=metric name=orders time=1763838000 value=7",
             "at=metric name=signups source=web.1 time=1763838000 value=2",
@@ -90,7 +90,7 @@ final class OutletLocalTests: XCTestCase {
         let outlet = Outlet(store: store, configuration: configuration(out.output),
                             resolve: { token in if token == "good" { return .local }; throw ResolveError(token: token) },
                             metrics: metrics, logger: logs.logger)
-        outlet.drain(until: Date().addingTimeInterval(10))
+        outlet.drain(until: .now + .seconds(10))
         XCTAssertEqual(out.lines, ["at=metric name=c time=1763838000 value=5"])
         XCTAssertEqual(try Buckets.remaining(store).count, 0, "unresolvable buckets are dropped, not kept forever")
         XCTAssertEqual(value(metrics, "l2met_outlet_dropped_buckets_total", [("reason", "unresolvable")]), 2)
