@@ -88,13 +88,12 @@ public final class MemoryStore: Store, @unchecked Sendable {
     public func append(_ batch: [(key: BucketKey, data: BucketData)], flushID: String?,
                        dueAt: (BucketKey) -> Int64) throws {
         let placed = batch.map { (p: StorePartitioning.partition(of: $0.key, partitions: partitions), key: $0.key,
-                                  data: $0.data, due: dueAt($0.key)) }
+                                  data: $0.data, due: dueAt($0.key), size: Self.recordSize($0.data)) }
         lock.lock()
         defer { lock.unlock() }
         for item in placed {
-            let size = Self.recordSize(item.data)
-            parts[item.p].pendingBytes[item.key, default: 0] += size
-            parts[item.p].hold(item.key.token, size)
+            parts[item.p].pendingBytes[item.key, default: 0] += item.size
+            parts[item.p].hold(item.key.token, item.size)
             if parts[item.p].pending[item.key] == nil {
                 parts[item.p].pending[item.key] = item.data
             } else {

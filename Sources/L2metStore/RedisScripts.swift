@@ -27,10 +27,10 @@ enum RedisScripts {
     /// claim), then the data is appended (the one write that must not happen twice; a refused `APPEND`
     /// writes nothing), then its expiry is set. The flush marker is written **last**, holding the
     /// failures, so a retry under the same marker (a lost reply) answers the same report and applies
-    /// nothing again, and a chunk whose every write was refused (OOM) leaves no marker at all.
-    /// Then the bytes of the records applied are added to their held counts, one `INCRBY` per count,
-    /// whose expiry is moved to the latest expire-at of the buckets it counts unless it already expires
-    /// as late (never earlier: `PTTL` against `TIME`, read to the second it was set to).
+    /// nothing again, and a chunk whose every write was refused (OOM) leaves no marker at all. Just
+    /// before the marker, the bytes of the records applied are added to their held counts, one `INCRBY`
+    /// per count, whose expiry is moved to the latest expire-at of the buckets it counts unless it
+    /// already expires as late (never earlier: `PTTL` against `TIME`, read to the second it was set to).
     /// Returns `{applied, i1, err1, i2, err2, …}`: the number of buckets applied, then the 0-based index
     /// of each bucket not applied with Redis's error; `applied` is -1 when the marker already existed
     /// (the failures are those of the first run).
