@@ -11,7 +11,10 @@ import L2metCore
 ///   that is *not* due while the claim lasts: when the claim is acknowledged, the part becomes due on
 ///   its own (posted later, never lost); when the lease runs out instead, the claimed data and the
 ///   part are merged (claimed first) and are due again together (nothing posted twice from one claim);
-/// - `acknowledge` deletes the claimed data.
+/// - `acknowledge` deletes the claimed data;
+/// - each drain's held bytes (`heldBytes`) are the sizes of the `BucketCodec` records appended for it
+///   (what Redis would hold) less those acknowledged. Nothing expires here: data set aside
+///   (quarantined) stays held.
 public final class MemoryStore: Store, @unchecked Sendable {
     public let partitions: Int
 
@@ -35,6 +38,16 @@ public final class MemoryStore: Store, @unchecked Sendable {
         var expiries: [BucketKey: Int] = [:]
         /// Buckets set aside after too many expiries, with their data.
         var quarantine: [BucketKey: BucketData] = [:]
+        /// Record bytes of `pending` and of `claimed`, per bucket.
+        var pendingBytes: [BucketKey: Int] = [:]
+        var claimedBytes: [BucketKey: Int] = [:]
+        /// Record bytes held per drain token (pending, claimed and quarantined); absent: none.
+        var held: [String: Int] = [:]
+
+        mutating func hold(_ token: String, _ delta: Int) {
+            let n = (held[token] ?? 0) + delta
+            held[token] = n > 0 ? n : nil
+        }
 
         /// Forgets a bucket's retry state (delivered, dropped, or its data is gone).
         mutating func forgetRetries(_ key: BucketKey) {
@@ -51,6 +64,7 @@ public final class MemoryStore: Store, @unchecked Sendable {
             if var data = claimed.removeValue(forKey: key) {
                 if let later = pending[key] { data.merge(later) }
                 pending[key] = data
+                pendingBytes[key, default: 0] += claimedBytes.removeValue(forKey: key) ?? 0
             }
             guard pending[key] != nil else { return false }
             self.due.insert(key, score: due)
@@ -74,10 +88,12 @@ public final class MemoryStore: Store, @unchecked Sendable {
     public func append(_ batch: [(key: BucketKey, data: BucketData)], flushID: String?,
                        dueAt: (BucketKey) -> Int64) throws {
         let placed = batch.map { (p: StorePartitioning.partition(of: $0.key, partitions: partitions), key: $0.key,
-                                  data: $0.data, due: dueAt($0.key)) }
+                                  data: $0.data, due: dueAt($0.key), size: Self.recordSize($0.data)) }
         lock.lock()
         defer { lock.unlock() }
         for item in placed {
+            parts[item.p].pendingBytes[item.key, default: 0] += item.size
+            parts[item.p].hold(item.key.token, item.size)
             if parts[item.p].pending[item.key] == nil {
                 parts[item.p].pending[item.key] = item.data
             } else {
@@ -115,6 +131,7 @@ public final class MemoryStore: Store, @unchecked Sendable {
             if maxClaimExpiries > 0 && part.expiries[key]! > maxClaimExpiries {
                 part.due.remove(key)
                 part.quarantine[key] = part.pending.removeValue(forKey: key)
+                part.pendingBytes[key] = nil  // still held (`held`): quarantined data is kept
                 part.expiries[key] = nil
             }
         }
@@ -128,6 +145,7 @@ public final class MemoryStore: Store, @unchecked Sendable {
                 continue
             }
             part.claimed[key] = data
+            part.claimedBytes[key] = part.pendingBytes.removeValue(forKey: key)
             part.leases.insert(key, score: until)
             out.append(ClaimedBucket(key: key, data: data, attempts: part.attempts[key] ?? 0))
         }
@@ -140,6 +158,7 @@ public final class MemoryStore: Store, @unchecked Sendable {
         for key in keys {
             let p = StorePartitioning.partition(of: key, partitions: partitions)
             parts[p].claimed[key] = nil
+            if let size = parts[p].claimedBytes.removeValue(forKey: key) { parts[p].hold(key.token, -size) }
             parts[p].leases.remove(key)
             parts[p].forgetRetries(key)
             parts[p].expiries[key] = nil
@@ -181,6 +200,29 @@ public final class MemoryStore: Store, @unchecked Sendable {
     }
 
     public func ping() throws {}
+
+    /// Counted on every append and acknowledgement (see the type's notes); `now` changes nothing, as
+    /// nothing expires here.
+    public func heldBytes(tokens: [String], now: Int64) throws -> [String: Int] {
+        lock.lock()
+        defer { lock.unlock() }
+        var out: [String: Int] = [:]
+        for token in tokens {
+            out[token] = parts.reduce(0) { $0 + ($1.held[token] ?? 0) }
+        }
+        return out
+    }
+
+    /// The size of `data`'s `BucketCodec` record (what `RedisStore` appends), without encoding it
+    /// unless it is a sketch (whose bins are varints).
+    static func recordSize(_ data: BucketData) -> Int {
+        if data.kind == .measurement, data.sketch != nil {
+            var record: [UInt8] = []
+            BucketCodec.encode(data, into: &record)
+            return record.count
+        }
+        return BucketCodec.headerSize + (data.kind == .measurement ? 8 * data.values.count : 0)
+    }
 
     /// Buckets held, claimed or not (for tests and metrics).
     public var bucketCount: Int {

@@ -34,6 +34,12 @@ struct RedisCommand {
         lengths.append(bytes.count - before)
     }
 
+    /// Adds the arguments of `other` after these.
+    mutating func append(_ other: RedisCommand) {
+        bytes.append(contentsOf: other.bytes)
+        lengths.append(contentsOf: other.lengths)
+    }
+
     mutating func reserve(bytes n: Int, arguments a: Int) {
         bytes.reserveCapacity(n)
         lengths.reserveCapacity(a)

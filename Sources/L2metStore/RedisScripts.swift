@@ -2,8 +2,23 @@
 /// Keys are built inside the scripts from the prefix, so this schema is for a single Redis (or a
 /// primary with replicas), not Redis Cluster.
 enum RedisScripts {
+    /// Lua shared by the scripts that delete or rewrite bucket data: `heldAdjust(h, delta)` adds
+    /// `delta` (negative: bytes deleted) to the held count `h` (`P held:SHA1HEX(TOKEN):HOUR`, see
+    /// `HeldCounts`) only when it exists, so it never makes a key without a TTL (`INCRBY` keeps the
+    /// TTL), and deletes the count once it is 0 or less. Errors are ignored (`pcall`): the accounting
+    /// never stops the data's own writes.
+    static let heldAdjust = """
+        local function heldAdjust(h, delta)
+          if h == '' or delta == 0 or redis.call('EXISTS', h) == 0 then return end
+          local v = redis.pcall('INCRBY', h, delta)
+          if type(v) == 'number' and v <= 0 then redis.pcall('DEL', h) end
+        end
+        """
+
     /// Appends one chunk of a flush. ARGV: prefix, marker (unique per flush and chunk), marker TTL,
-    /// then per bucket: member (store key), partition, due time, expire-at, data (BucketCodec record).
+    /// the number G of held counts, their names (`HeldCounts`), then per bucket: member (store key),
+    /// partition, due time, expire-at, data (BucketCodec record), the 1-based index of its held count
+    /// (0: not counted).
     ///
     /// Each bucket is applied whole or not at all, and the script reports which were not: Redis does
     /// not roll a script back when a command fails, so every write goes through `redis.pcall` and a
@@ -12,7 +27,10 @@ enum RedisScripts {
     /// claim), then the data is appended (the one write that must not happen twice; a refused `APPEND`
     /// writes nothing), then its expiry is set. The flush marker is written **last**, holding the
     /// failures, so a retry under the same marker (a lost reply) answers the same report and applies
-    /// nothing again, and a chunk whose every write was refused (OOM) leaves no marker at all.
+    /// nothing again, and a chunk whose every write was refused (OOM) leaves no marker at all. Just
+    /// before the marker, the bytes of the records applied are added to their held counts, one `INCRBY`
+    /// per count, whose expiry is moved to the latest expire-at of the buckets it counts unless it
+    /// already expires as late (never earlier: `PTTL` against `TIME`, read to the second it was set to).
     /// Returns `{applied, i1, err1, i2, err2, …}`: the number of buckets applied, then the 0-based index
     /// of each bucket not applied with Redis's error; `applied` is -1 when the marker already existed
     /// (the failures are those of the first run).
@@ -32,9 +50,12 @@ enum RedisScripts {
           if type(r) == 'table' and r.err then return r.err end
           return nil
         end
+        local groups = tonumber(ARGV[4])
+        local heldBytes, heldAt, heldAtArg = {}, {}, {}
+        for g = 1, groups do heldBytes[g], heldAt[g] = 0, -1 end
         local n, out, report = 0, {0}, {}
         local j = 0
-        for i = 4, #ARGV, 5 do
+        for i = 5 + groups, #ARGV, 6 do
           local m, p, due = ARGV[i], ARGV[i + 1], ARGV[i + 2]
           local b = prefix .. 'b:' .. m
           local r = redis.pcall('ZSCORE', prefix .. 'claimed:' .. p, m)
@@ -60,11 +81,30 @@ enum RedisScripts {
           else
             redis.pcall('EXPIREAT', b, ARGV[i + 3])
             n = n + 1
+            local g = tonumber(ARGV[i + 5])
+            if g > 0 then
+              heldBytes[g] = heldBytes[g] + #ARGV[i + 4]
+              local at = tonumber(ARGV[i + 3])
+              if at > heldAt[g] then heldAt[g], heldAtArg[g] = at, ARGV[i + 3] end
+            end
           end
           j = j + 1
         end
         out[1] = n
         if n > 0 then
+          local time = redis.call('TIME')
+          local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+          for g = 1, groups do
+            if heldBytes[g] > 0 then
+              local h = ARGV[4 + g]
+              if not failed(redis.pcall('INCRBY', h, heldBytes[g])) then
+                local ttl = redis.call('PTTL', h)
+                if ttl < 0 or math.floor((nowMs + ttl) / 1000 + 0.5) < heldAt[g] then
+                  redis.pcall('EXPIREAT', h, heldAtArg[g])
+                end
+              end
+            end
+          end
           redis.pcall('SET', marker, table.concat(report), 'EX', ARGV[3])
         end
         return out
@@ -170,14 +210,21 @@ enum RedisScripts {
         return out
         """)
 
-    /// Acknowledges claimed buckets. ARGV: prefix, then per bucket: member, partition.
+    /// Acknowledges claimed buckets. ARGV: prefix, the number G of held counts, their names
+    /// (`HeldCounts`), then per bucket: member, partition, the 1-based index of its held count (0: none).
     /// Deletes the claimed data, the claimed-set entry and the retry state; a part appended during
-    /// the claim becomes due.
+    /// the claim becomes due. The bytes deleted (`STRLEN` before `DEL`) leave their held counts.
     static let acknowledge = RedisScript("""
-        local prefix = ARGV[1]
-        for i = 2, #ARGV, 2 do
-          local m, p = ARGV[i], ARGV[i + 1]
-          redis.call('DEL', prefix .. 'c:' .. m)
+        \(heldAdjust)
+        local prefix, groups = ARGV[1], tonumber(ARGV[2])
+        local deleted = {}
+        for g = 1, groups do deleted[g] = 0 end
+        for i = 3 + groups, #ARGV, 3 do
+          local m, p, g = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+          local c = prefix .. 'c:' .. m
+          local size = redis.pcall('STRLEN', c)
+          redis.call('DEL', c)
+          if g > 0 and type(size) == 'number' then deleted[g] = deleted[g] + size end
           redis.call('ZREM', prefix .. 'claimed:' .. p, m)
           redis.call('HDEL', prefix .. 'tries:' .. p, m)
           redis.call('ZREM', prefix .. 'retrying:' .. p, m)
@@ -191,7 +238,8 @@ enum RedisScripts {
             end
           end
         end
-        return (#ARGV - 1) / 2
+        for g = 1, groups do heldAdjust(ARGV[2 + g], -deleted[g]) end
+        return (#ARGV - 2 - groups) / 3
         """)
 }
 
@@ -227,16 +275,20 @@ extension RedisScripts {
 
 extension RedisScripts {
     /// Replaces the first records of a bucket's data by their merge. ARGV: prefix, member, length of
-    /// the records merged, their SHA-1 (hex), the merged record. Only when the data still starts with
-    /// exactly those bytes (appends since then stay after them; a claim in between moved the data
-    /// away): returns 1, else 0 and nothing is changed. The key keeps its TTL.
+    /// the records merged, their SHA-1 (hex), the merged record, the member's held count (`HeldCounts`;
+    /// empty: none). Only when the data still starts with exactly those bytes (appends since then stay
+    /// after them; a claim in between moved the data away): returns 1, else 0 and nothing is changed.
+    /// The key keeps its TTL; the held count changes by the change of size.
     static let compact = RedisScript("""
+        \(heldAdjust)
         local prefix, m, length, sha = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
         local b = prefix .. 'b:' .. m
         local current = redis.call('GET', b)
         if not current or #current < length then return 0 end
         if redis.sha1hex(string.sub(current, 1, length)) ~= sha then return 0 end
-        redis.call('SET', b, ARGV[5] .. string.sub(current, length + 1), 'KEEPTTL')
+        local merged = ARGV[5] .. string.sub(current, length + 1)
+        redis.call('SET', b, merged, 'KEEPTTL')
+        heldAdjust(ARGV[6] or '', #merged - #current)
         return 1
         """)
 }

@@ -94,20 +94,26 @@ public final class RedisStore: Store, @unchecked Sendable {
         var starts: [Int] = []
         var start = 0
         while start < batch.count {
-            var c = RedisCommand("EVALSHA", RedisScripts.append.sha1, "0", prefix, "\(flushID):\(starts.count)",
-                                 String(Self.markerTTL))
+            var held = HeldCounts(prefix: prefix)
+            var buckets = RedisCommand()
             var end = start
-            while end < batch.count && end - start < appendChunk && (end == start || c.bytes.count < appendChunkBytes) {
+            while end < batch.count && end - start < appendChunk && (end == start || buckets.bytes.count < appendChunkBytes) {
                 let item = batch[end]
                 let member = item.key.storeKey
                 let due = dueAt(item.key)
-                c.add(member)
-                c.add(StorePartitioning.partition(ofStoreKey: member, partitions: partitions))
-                c.add(due)
-                c.add(Self.saturatingAdd(max(due, now), bucketTTL))
-                c.add(writing: { BucketCodec.encode(item.data, into: &$0) })
+                buckets.add(member)
+                buckets.add(StorePartitioning.partition(ofStoreKey: member, partitions: partitions))
+                buckets.add(due)
+                buckets.add(Self.saturatingAdd(max(due, now), bucketTTL))
+                buckets.add(writing: { BucketCodec.encode(item.data, into: &$0) })
+                buckets.add(held.index(ofStoreKey: member))
                 end += 1
             }
+            var c = RedisCommand("EVALSHA", RedisScripts.append.sha1, "0", prefix, "\(flushID):\(starts.count)",
+                                 String(Self.markerTTL))
+            c.add(held.names.count)
+            for name in held.names { c.add(name) }
+            c.append(buckets)
             starts.append(start)
             commands.append(c)
             start = end
@@ -234,7 +240,24 @@ public final class RedisStore: Store, @unchecked Sendable {
 
     private func acknowledge(members: [String]) throws {
         guard !members.isEmpty else { return }
-        let commands = memberCommands(RedisScripts.acknowledge, [prefix], members)
+        var commands: [RedisCommand] = []
+        var start = 0
+        while start < members.count {
+            let end = min(members.count, start + appendChunk)
+            var held = HeldCounts(prefix: prefix)
+            var buckets = RedisCommand()
+            for m in members[start..<end] {
+                buckets.add(m)
+                buckets.add(StorePartitioning.partition(ofStoreKey: m, partitions: partitions))
+                buckets.add(held.index(ofStoreKey: m))
+            }
+            var c = RedisCommand("EVALSHA", RedisScripts.acknowledge.sha1, "0", prefix)
+            c.add(held.names.count)
+            for name in held.names { c.add(name) }
+            c.append(buckets)
+            commands.append(c)
+            start = end
+        }
         // Idempotent: safe to send again after a lost reply.
         let replies = try withRetry { try self.evalPipeline(RedisScripts.acknowledge, commands, on: $0) }
         for r in replies {
@@ -290,11 +313,66 @@ public final class RedisStore: Store, @unchecked Sendable {
             var c = RedisCommand("EVALSHA", RedisScripts.compact.sha1, "0", prefix, member, String(records.count),
                                  SHA1.hex(records))
             c.add(writing: { $0.append(contentsOf: one) })
+            c.add(HeldCounts.name(prefix: prefix, ofStoreKey: member) ?? "")
             let reply = try withRetry { try self.evalPipeline(RedisScripts.compact, [c], on: $0)[0] }
             if let e = reply.errorText { throw StoreError.protocolError("compact: \(e)") }
             if case .integer(1) = reply { compacted += 1 }
         }
         return compacted
+    }
+
+    // MARK: held bytes
+
+    /// The bytes of bucket records each of `tokens` (drain tokens, as in `BucketKey.token`) has in this
+    /// Redis, appended and not yet acknowledged, in whatever state, counted by every process's scripts
+    /// under `P held:SHA1HEX(TOKEN):HOUR` (see `HeldCounts`): the hours whose counts may still live
+    /// at `now`, from `bucketTTL` (and two hours more) before `now` to the hour after it, in one `MGET`.
+    /// Every token is in the result, 0 when it holds nothing.
+    public func heldBytes(tokens: [String], now: Int64) throws -> [String: Int] {
+        var seen = Set<String>()
+        let unique = tokens.filter { seen.insert($0).inserted }
+        guard !unique.isEmpty else { return [:] }
+        let hours = Self.heldHours(now: now, bucketTTL: bucketTTL)
+        var command = RedisCommand("MGET")
+        command.reserve(bytes: unique.count * hours.count * (prefix.utf8.count + 60), arguments: 1 + unique.count * hours.count)
+        for token in unique {
+            let name = HeldCounts.namePrefix(prefix: prefix, token: token)
+            for hour in hours { command.add(name + String(hour)) }
+        }
+        let reply = try withRetry { try $0.pipeline([command])[0] }
+        if let e = reply.errorText { throw StoreError.protocolError("held bytes: \(e)") }
+        guard case .array(let values) = reply, values.count == unique.count * hours.count else {
+            throw StoreError.protocolError("unexpected reply to held bytes")
+        }
+        var out: [String: Int] = [:]
+        out.reserveCapacity(unique.count)
+        for (i, token) in unique.enumerated() {
+            var sum = 0
+            for value in values[(i * hours.count)..<((i + 1) * hours.count)] {
+                guard case .string(let bytes) = value, let n = Int(String(decoding: bytes, as: UTF8.self)), n > 0 else { continue }
+                sum = sum.addingReportingOverflow(n).overflow ? Int.max : sum + n
+            }
+            out[token] = sum
+        }
+        return out
+    }
+
+    /// The name of the held count of `key`'s drain and hour (for tests and tools).
+    func heldKey(_ key: BucketKey) -> String {
+        HeldCounts.name(prefix: prefix, ofStoreKey: key.storeKey) ?? ""
+    }
+
+    static func hour(of time: Int64) -> Int64 { HeldCounts.hour(of: time) }
+
+    /// The hours whose held counts may live at `now`: a bucket's data (and its hour's count, which
+    /// expires with the latest of them) lives `bucketTTL` after its due time, at most an hour or so
+    /// after the end of its interval; bucket times run at most a minute ahead of the clock. At most a
+    /// year of hours.
+    static func heldHours(now: Int64, bucketTTL: Int64) -> ClosedRange<Int64> {
+        let (oldest, overflow) = now.subtractingReportingOverflow(max(0, bucketTTL))
+        let high = hour(of: now) + 1
+        let low = overflow ? high - 24 * 366 : max(high - 24 * 366, hour(of: oldest) - 2)
+        return low...high
     }
 
     // MARK: backlog

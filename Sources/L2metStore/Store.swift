@@ -120,9 +120,21 @@ public protocol Store: AnyObject, Sendable {
 
     /// Throws when the store cannot be reached.
     func ping() throws
+
+    /// The bytes of bucket records the store holds for each of `tokens` (drain tokens, as in
+    /// `BucketKey.token`) at `now` (epoch seconds): appended and not yet acknowledged, whether due,
+    /// scheduled, claimed, waiting, retrying or set aside, as `BucketCodec` records (the bytes a flush
+    /// appended; compaction makes them fewer). Data a store dropped on its own (Redis's TTL) leaves the
+    /// count with the hour of bucket time it belongs to, at the latest when the last bucket of that hour
+    /// expires. Every token is in the result (0 when it holds nothing), except from a store that does not
+    /// count (the default): an empty result.
+    func heldBytes(tokens: [String], now: Int64) throws -> [String: Int]
 }
 
 extension Store {
+    /// A store that does not count what its drains hold knows nothing: an empty result.
+    public func heldBytes(tokens: [String], now: Int64) throws -> [String: Int] { [:] }
+
     /// Stores that merge on append have nothing to compact.
     public func compact(partition: Int, limit: Int) throws -> Int { 0 }
 

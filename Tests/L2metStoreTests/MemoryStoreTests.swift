@@ -26,6 +26,26 @@ final class MemoryStoreTests: XCTestCase {
     func testABucketWhoseClaimsKeepExpiringIsSetAside() throws { try StoreBehaviours.aBucketWhoseClaimsKeepExpiringIsSetAside(maker()) }
     func testPartitionsSpreadKeys() throws { try StoreBehaviours.partitionsSpreadKeys(maker()) }
     func testLargeBatch() throws { try StoreBehaviours.largeBatch(maker()) }
+    func testHeldBytesFollowAppendsClaimsAndAcknowledgements() throws {
+        try StoreBehaviours.heldBytesFollowAppendsClaimsAndAcknowledgements(maker())
+    }
+
+    /// The record size counted without encoding is the encoded size, for every kind and layout.
+    func testRecordSizeIsTheEncodedSize() {
+        for d in [StoreBehaviours.data(.counter, [1, 2]), StoreBehaviours.data(.sample, [3]),
+                  StoreBehaviours.data(.measurement, [1, 2, 3]), StoreBehaviours.data(.measurement, []),
+                  StoreBehaviours.data(.measurement, (0..<5_000).map { Double($0) * 1.5 - 100 })] {
+            XCTAssertEqual(MemoryStore.recordSize(d), StoreBehaviours.recordSize(d), "\(d.kind)")
+        }
+    }
+
+    /// A bucket set aside stays in memory (nothing expires here), so its bytes stay held.
+    func testSetAsideBucketsStayHeld() throws {
+        let store = MemoryStore()
+        try StoreBehaviours.aBucketWhoseClaimsKeepExpiringIsSetAside { _ in store }
+        let poison = StoreBehaviours.data(.counter, [1])
+        XCTAssertEqual(try store.heldBytes(tokens: ["tok"], now: StoreBehaviours.t0), ["tok": StoreBehaviours.recordSize(poison)])
+    }
 
     func testBucketCountFollowsAppendsAndAcknowledgements() throws {
         let store = MemoryStore()

@@ -37,6 +37,13 @@ final class RedisAppendRefusalTests: XCTestCase {
         XCTAssertEqual(try store.appendReporting(batch, flushID: "f2", dueAt: StoreBehaviours.due), refused)
         XCTAssertThrowsError(try store.append(batch, flushID: "f3", dueAt: StoreBehaviours.due))
 
+        // What was refused is not held.
+        var stored: Int64 = 0
+        for k in [hot, quiet] {
+            if case .integer(let n) = try TestRedis.command(server.url, ["STRLEN", "l2met:b:" + k.storeKey]) { stored += n }
+        }
+        XCTAssertEqual(try store.heldBytes(tokens: ["tok"], now: StoreBehaviours.t0).map { Int64($0.value) }, [stored])
+
         let claimed = try StoreBehaviours.claimAll(store)
         XCTAssertEqual(claimed.first { $0.key == quiet }?.data.sum, 6, "1 + 2 (f2), then 1 + 2 (f3): each once")
         XCTAssertEqual(claimed.first { $0.key == hot }?.data.count, fitted * 20_000, "every flush that fitted, once")
@@ -60,9 +67,11 @@ final class RedisAppendRefusalTests: XCTestCase {
         guard case .integer(0) = try TestRedis.command(server.url, ["EXISTS", "l2met:flush:oom:0"]) else {
             return XCTFail("no marker for a chunk that applied nothing")
         }
+        XCTAssertEqual(try store.heldBytes(tokens: ["tok"], now: StoreBehaviours.t0), ["tok": 0], "nothing held for a refused chunk")
         try TestRedis.command(server.url, ["CONFIG", "SET", "maxmemory", "64mb"])
         XCTAssertEqual(try store.appendReporting(batch, flushID: "oom", dueAt: StoreBehaviours.due), [])
         XCTAssertEqual(try store.appendReporting(batch, flushID: "oom", dueAt: StoreBehaviours.due), [])
+        XCTAssertEqual(try store.heldBytes(tokens: ["tok"], now: StoreBehaviours.t0), ["tok": 50 * BucketCodec.headerSize])
         XCTAssertEqual(try StoreBehaviours.claimAll(store).reduce(0) { $0 + $1.data.sum }, 50)
     }
 }

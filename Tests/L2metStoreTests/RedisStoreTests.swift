@@ -30,6 +30,13 @@ final class RedisStoreTests: XCTestCase {
         let server = try RedisServer()
         try StoreBehaviours.aBucketWhoseClaimsKeepExpiringIsSetAside { partitions in try RedisStore(url: server.url, partitions: partitions) }
     }
+    func testHeldBytesFollowAppendsClaimsAndAcknowledgements() throws {
+        let server = try RedisServer()
+        try StoreBehaviours.heldBytesFollowAppendsClaimsAndAcknowledgements { partitions in
+            try RedisStore(url: server.url, partitions: partitions)
+        }
+        try assertEveryHeldCountHasATTL(server.url)
+    }
     func testReleaseGivesAClaimBackAtOnce() throws {
         let server = try RedisServer()  // a Redis of its own: every shared database is taken
         try StoreBehaviours.releaseGivesAClaimBackAtOnce { partitions in try RedisStore(url: server.url, partitions: partitions) }
@@ -167,6 +174,8 @@ final class RedisStoreTests: XCTestCase {
         let batch = (0..<5).map { (StoreBehaviours.key("k\($0)"), StoreBehaviours.data(.counter, [Double($0 + 1)])) }
         let id = FlushID.make()
         for _ in 0..<3 { try store.append(batch, flushID: id, dueAt: StoreBehaviours.due) }
+        XCTAssertEqual(try store.heldBytes(tokens: ["tok"], now: StoreBehaviours.t0), ["tok": 5 * BucketCodec.headerSize],
+                       "held once")
         let first = try StoreBehaviours.claimAll(store)
         XCTAssertEqual(first.reduce(0.0) { $0 + $1.data.sum }, 15)
         try store.acknowledge(first.map(\.key))
@@ -259,9 +268,12 @@ final class RedisStoreTests: XCTestCase {
             if flushes >= 10_000 { return }
         }
         let before = try length()
+        func held() throws -> Int64 { Int64(try store.heldBytes(tokens: ["tok"], now: StoreBehaviours.t0 + 200)["tok"] ?? -1) }
+        XCTAssertEqual(try held(), before, "every record appended is held")
         XCTAssertEqual("\(try TestRedis.command(server.url, ["SISMEMBER", "l2met:compact:0", k.storeKey]))", "\(RedisReply.integer(1))")
         XCTAssertEqual(try store.compact(partition: 0, limit: 16), 1)
         XCTAssertLessThanOrEqual(try length(), Int64(BucketCodec.maxSketchRecordSize), "from \(before) bytes in \(flushes) records")
+        XCTAssertEqual(try held(), try length(), "compaction makes the held bytes fewer by as much as the data")
         guard case .integer(let ttl) = try TestRedis.command(server.url, ["TTL", data]) else { return XCTFail("no TTL") }
         XCTAssertGreaterThan(ttl, 0, "the TTL is kept")
         XCTAssertEqual(try store.compact(partition: 0, limit: 16), 0, "nothing left to compact")
@@ -269,5 +281,166 @@ final class RedisStoreTests: XCTestCase {
         let claimed = try StoreBehaviours.claimAll(store)
         XCTAssertEqual(claimed.first?.data.count, (flushes + 1) * 5_000, "every value of every flush, once")
         XCTAssertEqual(claimed.first?.data.sum ?? 0, Double(flushes + 1) * flush.sum, accuracy: 1e-6 * Double(flushes + 1) * flush.sum)
+        XCTAssertGreaterThan(try held(), 0)
+        try store.acknowledge([k])
+        XCTAssertEqual(try held(), 0)
+    }
+
+    // MARK: held bytes
+
+    /// Every `held:` key lives no longer than it must: each has a TTL.
+    private func assertEveryHeldCountHasATTL(_ url: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        guard case .array(let keys) = try TestRedis.command(url, ["KEYS", "l2met:held:*"]) else { return XCTFail("KEYS", file: file, line: line) }
+        for case .string(let k) in keys {
+            let name = String(decoding: k, as: UTF8.self)
+            let ttl = try TestRedis.command(url, ["TTL", name])
+            guard case .integer(let n) = ttl, n > 0 else { return XCTFail("\(name) has no TTL: \(ttl)", file: file, line: line) }
+        }
+    }
+
+    private func integer(_ url: String, _ args: [String]) throws -> Int64? {
+        switch try TestRedis.command(url, args) {
+        case .integer(let n): return n
+        case .string(let b): return Int64(String(decoding: b, as: UTF8.self))
+        default: return nil
+        }
+    }
+
+    /// The bytes of a drain's bucket data keys, read from Redis.
+    private func dataBytes(_ url: String, token: String) throws -> Int64 {
+        var sum: Int64 = 0
+        for state in ["b", "c"] {
+            guard case .array(let keys) = try TestRedis.command(url, ["KEYS", "l2met:\(state):\(token)|*"]) else { continue }
+            for case .string(let k) in keys { sum += try integer(url, ["STRLEN", String(decoding: k, as: UTF8.self)]) ?? 0 }
+        }
+        return sum
+    }
+
+    /// The count of a drain's hour: `P held:SHA1HEX(TOKEN):HOUR`, whose expiry is the latest of its
+    /// buckets' (never moved earlier by a bucket that expires sooner), one key per hour.
+    func testTheHeldCountOfAnHourExpiresWithItsLatestBucket() throws {
+        let server = try RedisServer()
+        let store = try RedisStore(url: server.url, bucketTTL: 3_600)
+        let now = WallClock.seconds()
+        let soon = StoreBehaviours.key("soon"), later = StoreBehaviours.key("later", source: "web.2")
+        let nextHour = StoreBehaviours.key("next", time: StoreBehaviours.t0 + 3_600)
+        let dues = [soon: now + 100, later: now + 2_000, nextHour: now + 500]
+        let due = { (k: BucketKey) in dues[k]! }
+        try store.append([(later, StoreBehaviours.data(.counter, [1]))], dueAt: due)
+        try store.append([(soon, StoreBehaviours.data(.counter, [2])), (nextHour, StoreBehaviours.data(.counter, [3]))], dueAt: due)
+
+        let held = "l2met:held:79bead8e6d65862a00cffaa12ccde1189ec34d29:472222"  // SHA-1 of "tok"; t0 / 3600
+        XCTAssertEqual(store.heldKey(soon), held)
+        XCTAssertEqual(try integer(server.url, ["GET", held]), 2 * Int64(BucketCodec.headerSize))
+        XCTAssertEqual(try integer(server.url, ["EXPIRETIME", held]), now + 2_000 + 3_600, "the latest bucket's expiry")
+        XCTAssertEqual(try integer(server.url, ["EXPIRETIME", "l2met:b:" + later.storeKey]), now + 2_000 + 3_600)
+        XCTAssertEqual(try integer(server.url, ["EXPIRETIME", "l2met:b:" + soon.storeKey]), now + 100 + 3_600)
+        XCTAssertEqual(try integer(server.url, ["GET", store.heldKey(nextHour)]), Int64(BucketCodec.headerSize))
+        XCTAssertEqual(try integer(server.url, ["EXPIRETIME", store.heldKey(nextHour)]), now + 500 + 3_600)
+        XCTAssertEqual(try store.heldBytes(tokens: ["tok"], now: StoreBehaviours.t0 + 4_000), ["tok": 3 * BucketCodec.headerSize])
+        try assertEveryHeldCountHasATTL(server.url)
+    }
+
+    /// Buckets that expire unclaimed take their count with them: the hour's count expires with them,
+    /// and the claim that meets their index entries afterwards subtracts nothing.
+    func testHeldBytesLeaveWithBucketsThatExpireUnclaimed() throws {
+        let server = try RedisServer()
+        let store = try RedisStore(url: server.url, bucketTTL: 1)
+        let k = StoreBehaviours.key("abandoned"), j = StoreBehaviours.key("abandoned.too", kind: .measurement)
+        try store.append([(k, StoreBehaviours.data(.counter, [1])), (j, StoreBehaviours.data(.measurement, [1, 2]))],
+                         dueAt: { _ in 0 })  // expire-at = now + 1
+        let now = StoreBehaviours.t0 + 200
+        XCTAssertEqual(try store.heldBytes(tokens: ["tok"], now: now), ["tok": 2 * BucketCodec.headerSize + 16])
+        let until = Date().addingTimeInterval(5)
+        while try integer(server.url, ["EXISTS", store.heldKey(k)]) != 0 && Date() < until { Thread.sleep(forTimeInterval: 0.1) }
+        XCTAssertEqual(try integer(server.url, ["EXISTS", store.heldKey(k)]), 0, "the count expired")
+        XCTAssertEqual(try integer(server.url, ["EXISTS", "l2met:b:" + k.storeKey]), 0, "with its data")
+        XCTAssertEqual(try store.heldBytes(tokens: ["tok"], now: now), ["tok": 0])
+        XCTAssertEqual(try StoreBehaviours.claimAll(store).count, 0, "their data is gone")
+        try store.acknowledge([k, j])
+        XCTAssertEqual(try integer(server.url, ["EXISTS", store.heldKey(k)]), 0, "no count made by a decrement")
+        XCTAssertEqual(try store.heldBytes(tokens: ["tok"], now: now), ["tok": 0])
+    }
+
+    /// A decrement never makes a count (it would have no TTL) and never leaves one below 0: data whose
+    /// count is gone (expired first, or written before counting) is acknowledged without one; a count
+    /// short of its data is deleted at 0. What is held always matches the data keys' bytes.
+    func testAHeldCountIsNeverMadeByADecrementNorLeftBelowZero() throws {
+        let server = try RedisServer()
+        let store = try RedisStore(url: server.url)
+        let now = StoreBehaviours.t0 + 200
+        let k = StoreBehaviours.key("k"), j = StoreBehaviours.key("j")
+        try store.append([(k, StoreBehaviours.data(.counter, [1])), (j, StoreBehaviours.data(.counter, [2]))],
+                         dueAt: StoreBehaviours.due)
+        XCTAssertEqual(try store.heldBytes(tokens: ["tok"], now: now)["tok"].map { Int64($0) }, try dataBytes(server.url, token: "tok"))
+        XCTAssertEqual(try StoreBehaviours.claimAll(store).count, 2)
+        try TestRedis.command(server.url, ["DEL", store.heldKey(k)])
+        try store.acknowledge([k])
+        XCTAssertEqual(try integer(server.url, ["EXISTS", store.heldKey(k)]), 0, "not made again by the acknowledgement")
+
+        // A count short of its data (10 bytes for 29 + 29): deleted, not negative, when the data goes.
+        try store.append([(k, StoreBehaviours.data(.counter, [3]))], dueAt: StoreBehaviours.due)
+        try TestRedis.command(server.url, ["SET", store.heldKey(k), "10", "KEEPTTL"])
+        try store.acknowledge([j])
+        XCTAssertEqual(try integer(server.url, ["EXISTS", store.heldKey(k)]), 0, "deleted at 0")
+        XCTAssertEqual(try store.heldBytes(tokens: ["tok"], now: now), ["tok": 0])
+        try assertEveryHeldCountHasATTL(server.url)
+
+        // From nothing again: counted, and equal to the data keys' bytes through the claim's states.
+        try TestRedis.command(server.url, ["DEL", "l2met:b:" + k.storeKey])
+        XCTAssertEqual(try StoreBehaviours.claimAll(store).count, 0)
+        let flushes = (0..<20).map { i in (StoreBehaviours.key("m\(i % 7)", kind: .measurement, token: "t\(i % 3)"),
+                                            StoreBehaviours.data(.measurement, (0...i).map(Double.init))) }
+        try store.append(flushes, dueAt: StoreBehaviours.due)
+        _ = try store.claim(partition: 0, now: StoreBehaviours.t0 + 200, limit: 5, lease: 60)
+        try store.append(Array(flushes[0..<10]), dueAt: StoreBehaviours.due)
+        for t in ["t0", "t1", "t2"] {
+            XCTAssertEqual(try store.heldBytes(tokens: [t], now: now)[t].map { Int64($0) }, try dataBytes(server.url, token: t), t)
+        }
+        let all = try StoreBehaviours.claimAll(store)
+        try store.acknowledge(all.map(\.key))
+        XCTAssertEqual(try store.heldBytes(tokens: ["t0", "t1", "t2"], now: now), ["t0": 0, "t1": 0, "t2": 0])
+        guard case .array(let left) = try TestRedis.command(server.url, ["KEYS", "l2met:held:*"]) else { return XCTFail() }
+        XCTAssertEqual(left.count, 0, "counts at 0 are deleted")
+    }
+
+    /// A script call names each drain and hour's count once; members of other resolutions or kinds in
+    /// the same hour share it; a member that is not `TOKEN|RESOLUTION|TIME|…` has none.
+    func testHeldCountsNameEachDrainAndHourOnce() {
+        let t0 = StoreBehaviours.t0
+        var held = HeldCounts(prefix: "l2met:")
+        let keys = [
+            StoreBehaviours.key("a"), StoreBehaviours.key("b", kind: .measurement),
+            StoreBehaviours.key("c", time: t0 + 3_600), StoreBehaviours.key("d", token: "other"),
+            BucketKey(token: "tok", name: "e", source: "", kind: .sample, units: "", resolution: 10, time: t0 + 10),
+            StoreBehaviours.key("f", time: t0 + 3_600),
+        ]
+        XCTAssertEqual(keys.map { held.index(ofStoreKey: $0.storeKey) }, [1, 1, 2, 3, 1, 2])
+        XCTAssertEqual(held.names, [
+            "l2met:held:79bead8e6d65862a00cffaa12ccde1189ec34d29:472222",  // SHA-1 of "tok"; t0 / 3600
+            "l2met:held:79bead8e6d65862a00cffaa12ccde1189ec34d29:472223",
+            "l2met:held:" + SHA1.hex(Array("other".utf8)) + ":472222",
+        ])
+        XCTAssertEqual(held.index(ofStoreKey: "tok|60|-1|c|n|s|"), 4)
+        XCTAssertEqual(held.names.last, "l2met:held:79bead8e6d65862a00cffaa12ccde1189ec34d29:-1", "floor, below 0 too")
+        for bad in ["", "tok", "tok|60|", "tok|60|1700000040", "tok|60|soon|c|n|s|"] {
+            XCTAssertEqual(held.index(ofStoreKey: bad), 0, bad)
+            XCTAssertNil(HeldCounts.name(prefix: "l2met:", ofStoreKey: bad), bad)
+        }
+        XCTAssertEqual(held.names.count, 4)
+        XCTAssertEqual(HeldCounts.name(prefix: "l2met:", ofStoreKey: keys[3].storeKey), held.names[2])
+    }
+
+    /// `heldBytes` reads the hours that may still hold data at `now`: from the TTL (and two hours)
+    /// before it to the hour after.
+    func testHeldHoursSpanTheBucketTTL() {
+        XCTAssertEqual(RedisStore.hour(of: 3_599), 0)
+        XCTAssertEqual(RedisStore.hour(of: 3_600), 1)
+        XCTAssertEqual(RedisStore.hour(of: -1), -1)
+        XCTAssertEqual(RedisStore.hour(of: -3_600), -1)
+        XCTAssertEqual(RedisStore.hour(of: -3_601), -2)
+        let r = RedisStore.heldHours(now: 100 * 3_600 + 5, bucketTTL: 25 * 3_600)
+        XCTAssertEqual(r, 73...101)
+        XCTAssertEqual(RedisStore.heldHours(now: 0, bucketTTL: Int64.max).count, 24 * 366 + 1, "at most a year")
     }
 }

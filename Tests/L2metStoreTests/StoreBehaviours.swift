@@ -304,6 +304,81 @@ enum StoreBehaviours {
         XCTAssertThrowsError(try store.claim(partition: partitions, now: t0, limit: 1, lease: 1))
     }
 
+    /// The size of `data`'s record, as a flush appends it.
+    static func recordSize(_ data: BucketData) -> Int {
+        var record: [UInt8] = []
+        BucketCodec.encode(data, into: &record)
+        return record.count
+    }
+
+    /// Each drain's held bytes are the records appended for it (any kind, any hour, any partition, by
+    /// any process) that are not yet acknowledged: claimed ones stay held until acknowledged, a part
+    /// appended while its bucket was claimed stays held after that claim's acknowledgement until its
+    /// own, a claim given back or run out keeps its bytes; drains are counted apart.
+    static func heldBytesFollowAppendsClaimsAndAcknowledgements(_ make: Make) throws {
+        let store = try make(2), other = try make(2)
+        let now = t0 + 4_000
+        let a1 = key("hits", token: "drain-a"), a2 = key("latency", kind: .measurement, token: "drain-a")
+        let a3 = key("rss", kind: .sample, time: t0 + 3_600, token: "drain-a")  // the next hour
+        let b1 = key("hits", token: "drain-b")
+        func held() throws -> [String: Int] { try store.heldBytes(tokens: ["drain-a", "drain-b"], now: now) }
+        XCTAssertEqual(try held(), ["drain-a": 0, "drain-b": 0])
+        XCTAssertEqual(try store.heldBytes(tokens: [], now: now), [:])
+
+        let first: [(key: BucketKey, data: BucketData)] = [
+            (a1, data(.counter, [1, 2])), (a2, data(.measurement, [5, 1, 9])), (a3, data(.sample, [3])),
+            (b1, data(.counter, [7])),
+        ]
+        try store.append(first, dueAt: due)
+        var a = first[0...2].reduce(0) { $0 + recordSize($1.data) }
+        let b = recordSize(first[3].data)
+        XCTAssertEqual(try store.heldBytes(tokens: ["drain-a", "drain-b", "drain-c", "drain-a"], now: now),
+                       ["drain-a": a, "drain-b": b, "drain-c": 0])
+
+        // Another process's flush into the same buckets, a sketched measurement among them.
+        let sketch = data(.measurement, (0..<6_000).map { Double($0 % 500) + 0.5 })
+        XCTAssertFalse(sketch.isExact)
+        try other.append([(a2, sketch), (a1, data(.counter, [3]))], dueAt: due)
+        a += recordSize(sketch) + recordSize(data(.counter, [3]))
+        XCTAssertEqual(try held(), ["drain-a": a, "drain-b": b])
+        XCTAssertEqual(try other.heldBytes(tokens: ["drain-a", "drain-b"], now: now), ["drain-a": a, "drain-b": b],
+                       "every process reads the same count")
+
+        // Claimed: held until acknowledged.
+        let claimedAt = t0 + 4_000
+        var claimed: [ClaimedBucket] = []
+        for p in 0..<2 { claimed += try store.claim(partition: p, now: claimedAt, limit: 10, lease: 300) }
+        XCTAssertEqual(Set(claimed.map(\.key)), [a1, a2, a3, b1])
+        XCTAssertEqual(try held(), ["drain-a": a, "drain-b": b])
+
+        // Appended while claimed: held too, and after the claim's acknowledgement until its own.
+        let late = data(.counter, [4])
+        try other.append([(a1, late)], dueAt: due)
+        XCTAssertEqual(try held(), ["drain-a": a + recordSize(late), "drain-b": b])
+        try store.acknowledge([a1, a2, a3])
+        XCTAssertEqual(try held(), ["drain-a": recordSize(late), "drain-b": b], "the late part waits, held")
+        try store.acknowledge([a1, a2, a3])  // again: a1's late part is not claimed, nothing changes
+        XCTAssertEqual(try held(), ["drain-a": recordSize(late), "drain-b": b])
+
+        // Given back, or its lease run out: merged again, still held.
+        var again: [ClaimedBucket] = []
+        for p in 0..<2 { again += try store.claim(partition: p, now: claimedAt + 1, limit: 10, lease: 300) }
+        XCTAssertEqual(again.map(\.key), [a1])
+        XCTAssertEqual(again.first?.data.sum, 4)
+        try store.release([a1], leaseEnd: leaseEnd(now: claimedAt + 1, lease: 300), now: claimedAt + 1)
+        XCTAssertEqual(try held(), ["drain-a": recordSize(late), "drain-b": b])
+        var third: [ClaimedBucket] = []
+        for p in 0..<2 { third += try store.claim(partition: p, now: claimedAt + 400, limit: 10, lease: 300) }
+        XCTAssertEqual(Set(third.map(\.key)), [a1, b1], "b1's lease ran out: due again")
+        XCTAssertEqual(try held(), ["drain-a": recordSize(late), "drain-b": b])
+
+        try store.acknowledge([a1])
+        XCTAssertEqual(try held(), ["drain-a": 0, "drain-b": b], "drains are counted apart")
+        try other.acknowledge([b1])
+        XCTAssertEqual(try held(), ["drain-a": 0, "drain-b": 0])
+        XCTAssertEqual(try claimAll(store).count, 0)
+    }
+
     static func largeBatch(_ make: Make) throws {
         let store = try make(1)
         let n = 10_000
