@@ -24,6 +24,7 @@ public final class Server: Sendable {
         var flusher: Flusher?
         var http: HTTPServer?
         var outlet: Outlet?
+        var storeUsage: DrainStoreUsage?
     }
 
     private let running = Mutex(Running())
@@ -70,7 +71,12 @@ public final class Server: Sendable {
                                   logger: logger.with("component", "flusher"))
             running.withLock { $0.flusher = flusher }
             flusherForHealth = flusher
-            let admission = DrainAdmission(rate: DrainRateLimiter(valuesPerSecond: c.maxValuesPerSecondPerDrain))
+            let storeUsage = DrainStoreUsage(store: store, limit: c.maxStoreBytesPerDrain, metrics: metrics,
+                                             logger: logger.with("component", "store-usage"))
+            running.withLock { $0.storeUsage = storeUsage }
+            storeUsage.start()
+            let admission = DrainAdmission(rate: DrainRateLimiter(valuesPerSecond: c.maxValuesPerSecondPerDrain),
+                                           storeUsage: storeUsage)
             logs = LogsEndpoint(authenticator: authenticator, registers: registers, admission: admission, flusher: flusher,
                                 frameLedger: frameLedger, metrics: metrics)
             flusher.start()
@@ -114,7 +120,8 @@ public final class Server: Sendable {
         let began = ContinuousClock.now
         let limit = began + .seconds(configuration.shutdownGrace)
         logger.info("stopping")
-        let (flusher, http, outlet) = running.withLock { ($0.flusher, $0.http, $0.outlet) }
+        let (flusher, http, outlet, storeUsage) = running.withLock { ($0.flusher, $0.http, $0.outlet, $0.storeUsage) }
+        storeUsage?.stop()
         http?.stop(gracePeriod: max(1, configuration.shutdownGrace / 2))
         var clean = true
         if let flusher {

@@ -48,6 +48,11 @@ public struct ServerConfiguration: Sendable {
     /// metrics). 0: no limit.
     public var maxValuesPerSecondPerDrain = 50_000
 
+    /// Bytes of undelivered buckets one drain may hold in the store (its destination failing for
+    /// hours); past it its values are dropped and counted (and reported in its own metrics) until
+    /// its destination takes its buckets again. 0: no limit.
+    public var maxStoreBytesPerDrain = 512 << 20
+
     /// The outlet's threads, queue, retries, breakers, lease and retention (its Librato URL and
     /// user agent are set from `libratoURL` and the build when the server starts).
     public var outlet = OutletConfiguration()
@@ -96,6 +101,7 @@ extension ServerConfiguration {
         if partitions < 1 { throw fail("--partitions must be at least 1") }
         if maxSeriesPerDrain < 0 { throw fail("--max-series-per-drain must be 0 (no limit) or more") }
         if maxValuesPerSecondPerDrain < 0 { throw fail("--max-values-per-second-per-drain must be 0 (no limit) or more") }
+        if maxStoreBytesPerDrain < 0 { throw fail("--max-store-bytes-per-drain must be 0 (no limit) or more") }
         if !(0...86_400).contains(frameIDWindow) { throw fail("--frame-id-window must be 0 to 86400 seconds") }
         if http.workers < 1 { throw fail("--workers must be at least 1") }
         if outlet.workers < 1 { throw fail("--outlet-workers must be at least 1") }

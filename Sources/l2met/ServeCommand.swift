@@ -60,6 +60,12 @@ struct Serve: ParsableCommand {
         """)
     var maxValuesPerSecondPerDrain: Int?
     @Option(help: """
+        Bytes of undelivered buckets one drain may hold in the store (its destination failing for hours); \
+        past it its values are dropped, counted, and reported in its own metrics as l2met.dropped, source \
+        store_limit, until its destination takes its buckets again. 0: no limit (default \(d.maxStoreBytesPerDrain)).
+        """)
+    var maxStoreBytesPerDrain: Int?
+    @Option(help: """
         Seconds a drain body's Logplex-Frame-Id is remembered: a body logplex sends again within it is \
         answered 200 and not counted again (across receivers sharing Redis). 0 turns the check off \
         (default \(d.frameIDWindow)).
@@ -132,6 +138,7 @@ struct Serve: ParsableCommand {
         try from.set(&c.partitions, partitions, "partitions")
         try from.set(&c.maxSeriesPerDrain, maxSeriesPerDrain, "max-series-per-drain")
         try from.set(&c.maxValuesPerSecondPerDrain, maxValuesPerSecondPerDrain, "max-values-per-second-per-drain")
+        try from.set(&c.maxStoreBytesPerDrain, maxStoreBytesPerDrain, "max-store-bytes-per-drain")
         try from.set(&c.frameIDWindow, frameIDWindow, "frame-id-window")
         try from.set(&c.http.workers, workers, "workers")
         try from.set(&c.http.maxBodyBytes, bodyLimit, "body-limit")

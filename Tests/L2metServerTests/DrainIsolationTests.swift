@@ -2,6 +2,7 @@ import Foundation
 import L2metCore
 import L2metCrypto
 import L2metTestSupport
+import Synchronization
 import XCTest
 
 /// One drain cannot slow or starve the others, on the real binary with Redis.
@@ -160,4 +161,93 @@ final class DrainIsolationTests: XCTestCase {
         XCTAssertEqual(sources, ["rate_limit"])
         XCTAssertEqual(sum(of: "l2met.dropped", user: "quiet"), 0)
     }
+
+    /// A drain whose destination fails holds its buckets in the store; past its store bytes its new
+    /// values are dropped (counted per drain, and reported to it once its destination is back),
+    /// while another drain loses nothing; once its destination takes its buckets it is let in again.
+    func testADrainHoldingTooMuchOfTheStoreIsCutUntilItsDestinationTakesItsBuckets() throws {
+        let redisServer = try RedisServer()
+        defer { redisServer.stop() }
+        let key = freshFernetKey()
+        let keyring = try Keyring(secrets: key)
+        let now = Int64(Date().timeIntervalSince1970)
+        let outage = Outage()
+        let librato = try FakeLibrato { request in
+            let auth = request.header("authorization") ?? ""
+            let plain = Data(base64Encoded: String(auth.dropFirst("Basic ".count))).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            return plain.hasPrefix("full@") && outage.down.load(ordering: .relaxed)
+                ? .text(503, "down for maintenance") : nil
+        }
+        defer { librato.stop() }
+        let full = keyring.encrypt("full@example.com:full-token", now: now)
+        let quiet = keyring.encrypt("quiet@example.com:quiet-token", now: now)
+        let port = freePort()
+        let limit = 20_000
+        let l2met = try ChildProcess(["serve", "--port", "\(port)", "--redis-url", redisServer.url, "--librato-url", librato.url,
+                                      "--flush-interval", "0.2", "--outlet-interval", "0.1", "--outlet-backoff-cap", "1",
+                                      "--max-store-bytes-per-drain", "\(limit)"], environment: ["SECRETS": key])
+        defer { _ = l2met.stop() }
+        XCTAssertTrue(Drain.waitUntilListening(port: port), l2met.stdout)
+
+        func user(_ r: FakeLibrato.Recorded) -> String {
+            let auth = r.header("authorization") ?? ""
+            let plain = Data(base64Encoded: String(auth.dropFirst("Basic ".count))).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            return String(plain.prefix { $0 != "@" })
+        }
+        func sum(of name: String, user who: String) -> Double {
+            librato.requests.filter { $0.status == 200 && user($0) == who }.flatMap(\.gauges)
+                .filter { $0["name"] as? String == name }
+                .reduce(0.0) { $0 + (($1["value"] as? NSNumber)?.doubleValue ?? 0) }
+        }
+        func metric(_ name: String) -> Double {
+            let text = (try? Drain.get(port: port, path: "/metrics").1) ?? ""
+            return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last!) } ?? 0
+        }
+        let limitedName = "l2met_drain_store_limited_total{drain=\"\(DrainID.of(token: full))\"}"
+
+        // The failing drain posts 200 new series a body until the store holds its limit and it is cut.
+        var posted = 0.0, quietPosted = 0.0
+        let until = Date().addingTimeInterval(40)
+        var i = 0
+        while metric(limitedName) == 0 && Date() < until {
+            let t = Date().timeIntervalSince1970
+            let body = (0..<200).map { j in Drain.frame("count#hits.\(j)=1 source=s.\(i)", at: t) }.joined()
+            XCTAssertEqual(try Drain.post(port: port, body: body, token: full, query: "resolution=1"), 200)
+            posted += 200
+            XCTAssertEqual(try Drain.post(port: port, body: Drain.frame("count#ticks=1", at: t), token: quiet,
+                                          query: "resolution=1"), 200)
+            quietPosted += 1
+            i += 1
+            Thread.sleep(forTimeInterval: 0.25)
+        }
+        let limited = metric(limitedName)
+        XCTAssertGreaterThan(limited, 0, "the drain was never cut: \(l2met.stdout.suffix(2000))")
+        XCTAssertGreaterThanOrEqual(metric("l2met_drain_store_bytes{drain=\"\(DrainID.of(token: full))\"}"), Double(limit))
+        XCTAssertEqual(metric("l2met_drains_over_store_limit"), 1)
+        // The other drain is not touched meanwhile.
+        XCTAssertTrue(librato.wait(timeout: 20) { _ in sum(of: "ticks", user: "quiet") == quietPosted },
+                      "quiet drain: \(sum(of: "ticks", user: "quiet")) of \(quietPosted)")
+
+        // Its destination comes back: its buckets are delivered, it is told what it lost, and let in again.
+        outage.down.store(false, ordering: .relaxed)
+        XCTAssertTrue(librato.wait(timeout: 60) { _ in metric("l2met_drains_over_store_limit") == 0 },
+                      "the drain stayed over its limit: \(l2met.stdout.suffix(2000))")
+        let t = Date().timeIntervalSince1970
+        XCTAssertEqual(try Drain.post(port: port, body: Drain.frame("count#after=1", at: t), token: full, query: "resolution=1"), 200)
+        let dropped = metric(limitedName)
+        XCTAssertTrue(librato.wait(timeout: 30) { _ in
+            sum(of: "after", user: "full") == 1 && sum(of: "l2met.dropped", user: "full") == dropped
+                && (0..<200).reduce(0.0) { $0 + sum(of: "hits.\($1)", user: "full") } + dropped == posted
+        }, "delivered \((0..<200).reduce(0.0) { $0 + sum(of: "hits.\($1)", user: "full") }) + dropped \(dropped) of \(posted); "
+           + "reported \(sum(of: "l2met.dropped", user: "full")); after: \(sum(of: "after", user: "full"))")
+        let sources = Set(librato.requests.filter { $0.status == 200 && user($0) == "full" }.flatMap(\.gauges)
+            .filter { $0["name"] as? String == "l2met.dropped" }.compactMap { $0["source"] as? String })
+        XCTAssertEqual(sources, ["store_limit"])
+        XCTAssertGreaterThanOrEqual(dropped, limited)
+    }
+}
+
+/// Whether a test's destination is down, shared with its fake server's threads.
+final class Outage: Sendable {
+    let down = Atomic<Bool>(true)
 }
