@@ -1,5 +1,6 @@
 import Foundation
 import L2metCore
+import Synchronization
 
 /// A `Store` in this process's memory, for one process with no Redis. Thread-safe (one lock).
 ///
@@ -15,7 +16,7 @@ import L2metCore
 /// - each drain's held bytes (`heldBytes`) are the sizes of the `BucketCodec` records appended for it
 ///   (what Redis would hold) less those acknowledged. Nothing expires here: data set aside
 ///   (quarantined) stays held.
-public final class MemoryStore: Store, @unchecked Sendable {
+public final class MemoryStore: Store, Sendable {
     public let partitions: Int
 
     /// One partition's buckets and indexes.
@@ -72,8 +73,8 @@ public final class MemoryStore: Store, @unchecked Sendable {
         }
     }
 
-    private let lock = NSLock()
-    private var parts: [Partition]
+    /// Every partition, under one lock.
+    private let state: Mutex<[Partition]>
 
     /// Lease expiries after which a bucket is set aside (see `Store.claim`).
     public let maxClaimExpiries: Int
@@ -81,7 +82,7 @@ public final class MemoryStore: Store, @unchecked Sendable {
     public init(partitions: Int = 1, maxClaimExpiries: Int = 3) {
         self.partitions = max(1, partitions)
         self.maxClaimExpiries = max(0, maxClaimExpiries)
-        parts = Array(repeating: Partition(), count: self.partitions)
+        state = Mutex(Array(repeating: Partition(), count: self.partitions))
     }
 
     /// Applied whole under the lock and never throws, so `flushID` has nothing to guard against here.
@@ -89,22 +90,22 @@ public final class MemoryStore: Store, @unchecked Sendable {
                        dueAt: (BucketKey) -> Int64) throws {
         let placed = batch.map { (p: StorePartitioning.partition(of: $0.key, partitions: partitions), key: $0.key,
                                   data: $0.data, due: dueAt($0.key), size: Self.recordSize($0.data)) }
-        lock.lock()
-        defer { lock.unlock() }
-        for item in placed {
-            parts[item.p].pendingBytes[item.key, default: 0] += item.size
-            parts[item.p].hold(item.key.token, item.size)
-            if parts[item.p].pending[item.key] == nil {
-                parts[item.p].pending[item.key] = item.data
-            } else {
-                parts[item.p].pending[item.key]!.merge(item.data)
-            }
-            if parts[item.p].leases.score(of: item.key) != nil {
-                if parts[item.p].waiting.score(of: item.key) == nil {
-                    parts[item.p].waiting.insert(item.key, score: item.due)
+        return state.withLock { parts in
+            for item in placed {
+                parts[item.p].pendingBytes[item.key, default: 0] += item.size
+                parts[item.p].hold(item.key.token, item.size)
+                if parts[item.p].pending[item.key] == nil {
+                    parts[item.p].pending[item.key] = item.data
+                } else {
+                    parts[item.p].pending[item.key]!.merge(item.data)
                 }
-            } else if parts[item.p].due.score(of: item.key) == nil {
-                parts[item.p].due.insert(item.key, score: item.due)
+                if parts[item.p].leases.score(of: item.key) != nil {
+                    if parts[item.p].waiting.score(of: item.key) == nil {
+                        parts[item.p].waiting.insert(item.key, score: item.due)
+                    }
+                } else if parts[item.p].due.score(of: item.key) == nil {
+                    parts[item.p].due.insert(item.key, score: item.due)
+                }
             }
         }
     }
@@ -114,89 +115,89 @@ public final class MemoryStore: Store, @unchecked Sendable {
         guard (0..<partitions).contains(partition) else {
             throw StoreError.protocolError("partition \(partition) out of range 0..<\(partitions)")
         }
-        lock.lock()
-        defer { lock.unlock() }
-        var part = parts[partition]
-        parts[partition] = Partition()  // keep `part` uniquely referenced while it is mutated
-        defer { parts[partition] = part }
+        return state.withLock { parts in
+            var part = parts[partition]
+            parts[partition] = Partition()  // keep `part` uniquely referenced while it is mutated
+            defer { parts[partition] = part }
 
-        // Expired leases: the claimed data (merged with any part appended since) is due again, or
-        // set aside once its claims kept running out.
-        for (key, expiry) in part.leases.first(upTo: now, limit: Int.max) {
-            guard part.unclaim(key, due: expiry) else {
-                part.expiries[key] = nil
-                continue
+            // Expired leases: the claimed data (merged with any part appended since) is due again, or
+            // set aside once its claims kept running out.
+            for (key, expiry) in part.leases.first(upTo: now, limit: Int.max) {
+                guard part.unclaim(key, due: expiry) else {
+                    part.expiries[key] = nil
+                    continue
+                }
+                part.expiries[key, default: 0] += 1
+                if maxClaimExpiries > 0 && part.expiries[key]! > maxClaimExpiries {
+                    part.due.remove(key)
+                    part.quarantine[key] = part.pending.removeValue(forKey: key)
+                    part.pendingBytes[key] = nil  // still held (`held`): quarantined data is kept
+                    part.expiries[key] = nil
+                }
             }
-            part.expiries[key, default: 0] += 1
-            if maxClaimExpiries > 0 && part.expiries[key]! > maxClaimExpiries {
+
+            var out: [ClaimedBucket] = []
+            let until = L2metStore.leaseEnd(now: now, lease: lease)
+            for (key, _) in part.due.first(upTo: now, limit: limit) {
                 part.due.remove(key)
-                part.quarantine[key] = part.pending.removeValue(forKey: key)
-                part.pendingBytes[key] = nil  // still held (`held`): quarantined data is kept
-                part.expiries[key] = nil
+                guard let data = part.pending.removeValue(forKey: key) else {
+                    part.forgetRetries(key)
+                    continue
+                }
+                part.claimed[key] = data
+                part.claimedBytes[key] = part.pendingBytes.removeValue(forKey: key)
+                part.leases.insert(key, score: until)
+                out.append(ClaimedBucket(key: key, data: data, attempts: part.attempts[key] ?? 0))
             }
+            return out
         }
-
-        var out: [ClaimedBucket] = []
-        let until = L2metStore.leaseEnd(now: now, lease: lease)
-        for (key, _) in part.due.first(upTo: now, limit: limit) {
-            part.due.remove(key)
-            guard let data = part.pending.removeValue(forKey: key) else {
-                part.forgetRetries(key)
-                continue
-            }
-            part.claimed[key] = data
-            part.claimedBytes[key] = part.pendingBytes.removeValue(forKey: key)
-            part.leases.insert(key, score: until)
-            out.append(ClaimedBucket(key: key, data: data, attempts: part.attempts[key] ?? 0))
-        }
-        return out
     }
 
     public func acknowledge(_ keys: [BucketKey]) throws {
-        lock.lock()
-        defer { lock.unlock() }
-        for key in keys {
-            let p = StorePartitioning.partition(of: key, partitions: partitions)
-            parts[p].claimed[key] = nil
-            if let size = parts[p].claimedBytes.removeValue(forKey: key) { parts[p].hold(key.token, -size) }
-            parts[p].leases.remove(key)
-            parts[p].forgetRetries(key)
-            parts[p].expiries[key] = nil
-            if let due = parts[p].waiting.remove(key), parts[p].pending[key] != nil {
-                parts[p].due.insert(key, score: due)
+        return state.withLock { parts in
+            for key in keys {
+                let p = StorePartitioning.partition(of: key, partitions: partitions)
+                parts[p].claimed[key] = nil
+                if let size = parts[p].claimedBytes.removeValue(forKey: key) { parts[p].hold(key.token, -size) }
+                parts[p].leases.remove(key)
+                parts[p].forgetRetries(key)
+                parts[p].expiries[key] = nil
+                if let due = parts[p].waiting.remove(key), parts[p].pending[key] != nil {
+                    parts[p].due.insert(key, score: due)
+                }
             }
         }
     }
 
     public func reschedule(_ keys: [BucketKey], leaseEnd: Int64, dueAt: Int64, because reason: RescheduleReason) throws {
-        lock.lock()
-        defer { lock.unlock() }
-        for key in keys {
-            let p = StorePartitioning.partition(of: key, partitions: partitions)
-            guard parts[p].leases.score(of: key) == leaseEnd else { continue }
-            parts[p].expiries[key] = nil
-            guard parts[p].unclaim(key, due: dueAt) else { continue }
-            guard reason != .released else { continue }
-            if parts[p].retrying.score(of: key) == nil { parts[p].retrying.insert(key, score: key.end) }
-            if reason == .failed { parts[p].attempts[key, default: 0] += 1 }
+        return state.withLock { parts in
+            for key in keys {
+                let p = StorePartitioning.partition(of: key, partitions: partitions)
+                guard parts[p].leases.score(of: key) == leaseEnd else { continue }
+                parts[p].expiries[key] = nil
+                guard parts[p].unclaim(key, due: dueAt) else { continue }
+                guard reason != .released else { continue }
+                if parts[p].retrying.score(of: key) == nil { parts[p].retrying.insert(key, score: key.end) }
+                if reason == .failed { parts[p].attempts[key, default: 0] += 1 }
+            }
         }
     }
 
     public func backlog(now: Int64) throws -> StoreBacklog {
-        lock.lock()
-        defer { lock.unlock() }
-        var b = StoreBacklog()
-        for part in parts {
-            let dueNow = part.due.count(upTo: now)
-            b.due += dueNow
-            b.scheduled += part.due.count - dueNow
-            b.claimed += part.leases.count
-            b.retrying += part.retrying.count
-            if let end = part.retrying.lowestScore { b.oldestRetryingEnd = min(b.oldestRetryingEnd ?? end, end) }
-            if let due = part.due.lowestScore { b.earliestDue = min(b.earliestDue ?? due, due) }
-            b.quarantined += part.quarantine.count
+        return state.withLock { parts in
+            var b = StoreBacklog()
+            for part in parts {
+                let dueNow = part.due.count(upTo: now)
+                b.due += dueNow
+                b.scheduled += part.due.count - dueNow
+                b.claimed += part.leases.count
+                b.retrying += part.retrying.count
+                if let end = part.retrying.lowestScore { b.oldestRetryingEnd = min(b.oldestRetryingEnd ?? end, end) }
+                if let due = part.due.lowestScore { b.earliestDue = min(b.earliestDue ?? due, due) }
+                b.quarantined += part.quarantine.count
+            }
+            return b
         }
-        return b
     }
 
     public func ping() throws {}
@@ -204,13 +205,13 @@ public final class MemoryStore: Store, @unchecked Sendable {
     /// Counted on every append and acknowledgement (see the type's notes); `now` changes nothing, as
     /// nothing expires here.
     public func heldBytes(tokens: [String], now: Int64) throws -> [String: Int] {
-        lock.lock()
-        defer { lock.unlock() }
-        var out: [String: Int] = [:]
-        for token in tokens {
-            out[token] = parts.reduce(0) { $0 + ($1.held[token] ?? 0) }
+        return state.withLock { parts in
+            var out: [String: Int] = [:]
+            for token in tokens {
+                out[token] = parts.reduce(0) { $0 + ($1.held[token] ?? 0) }
+            }
+            return out
         }
-        return out
     }
 
     /// The size of `data`'s `BucketCodec` record (what `RedisStore` appends), without encoding it
@@ -226,8 +227,8 @@ public final class MemoryStore: Store, @unchecked Sendable {
 
     /// Buckets held, claimed or not (for tests and metrics).
     public var bucketCount: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return parts.reduce(0) { $0 + $1.pending.count + $1.claimed.count }
+        return state.withLock { parts in
+            return parts.reduce(0) { $0 + $1.pending.count + $1.claimed.count }
+        }
     }
 }

@@ -1,10 +1,12 @@
 import Foundation
+import L2metCore
+import Synchronization
 
 /// A few `RedisConnection`s shared by every thread of a process, so a flusher and several outlet
 /// workers do not queue behind one another. Connections are opened lazily; a broken one is dropped
 /// and the next call opens a fresh one. After a failed connect, further connects wait a back-off
 /// (50 ms doubling to `maxBackoff`) and calls in that window fail at once with `.unavailable`.
-final class RedisConnectionPool: @unchecked Sendable {
+final class RedisConnectionPool: Sendable {
     let url: RedisURL
     let size: Int
     private let connectTimeout: Double
@@ -13,12 +15,17 @@ final class RedisConnectionPool: @unchecked Sendable {
     /// The TLS settings every connection of a `rediss://` pool shares (nil for `redis://`).
     private let tls: RedisTLSContext?
 
-    private let condition = NSCondition()
-    private var idle: [RedisConnection] = []
-    private var open = 0
-    private var backoff = 0.0
-    private var retryAt = Date.distantPast
-    private var lastConnectError = ""
+    /// Idle connections and the connect back-off.
+    private struct State {
+        var idle: [IdleConnection] = []
+        var backoff = 0.0
+        var retryAt: ContinuousClock.Instant?
+        var lastConnectError = ""
+    }
+
+    private let state = Mutex(State())
+    /// One permit per connection that may be open: a caller holds one from `acquire` to `release`.
+    private let permits: DispatchSemaphore
 
     init(url: RedisURL, size: Int, connectTimeout: Double, commandTimeout: Double, maxBackoff: Double = 1.0,
          tls: RedisTLSContext? = nil) {
@@ -28,75 +35,73 @@ final class RedisConnectionPool: @unchecked Sendable {
         self.connectTimeout = connectTimeout
         self.commandTimeout = commandTimeout
         self.maxBackoff = maxBackoff
+        permits = DispatchSemaphore(value: self.size)
     }
 
     /// Runs `body` with a connection of its own. `fresh` skips idle connections (used to retry once
     /// after an idle connection turned out dead, e.g. after a Redis restart).
     func withConnection<T>(fresh: Bool = false, _ body: (RedisConnection) throws -> T) throws -> T {
         let connection = try acquire(fresh: fresh)
-        do {
-            let result = try body(connection)
-            release(connection)
-            return result
-        } catch {
-            release(connection)
-            throw error
-        }
+        defer { release(connection) }
+        return try body(connection)
     }
 
     private func acquire(fresh: Bool) throws -> RedisConnection {
-        condition.lock()
-        while true {
-            if fresh, !idle.isEmpty {
-                // Idle ones may be as stale as the one that just failed: drop them.
-                open -= idle.count
-                idle.removeAll()
+        permits.wait()
+        let idle: IdleConnection?
+        do {
+            idle = try state.withLock { state throws(StoreError) -> IdleConnection? in
+                if fresh {
+                    // Idle ones may be as stale as the one that just failed: drop them.
+                    state.idle.removeAll()
+                }
+                if let c = state.idle.popLast() { return c }
+                let now = ContinuousClock.now
+                if let retryAt = state.retryAt, now < retryAt {
+                    throw StoreError.unavailable(
+                        "\(state.lastConnectError) (next attempt in \(String(format: "%.2f", (retryAt - now).inSeconds))s)")
+                }
+                return nil
             }
-            if let c = idle.popLast() {
-                condition.unlock()
-                return c
-            }
-            if open < size { break }
-            condition.wait()
+        } catch {
+            permits.signal()
+            throw error
         }
-        let now = Date()
-        if now < retryAt {
-            let wait = retryAt.timeIntervalSince(now)
-            let why = lastConnectError
-            condition.unlock()
-            throw StoreError.unavailable("\(why) (next attempt in \(String(format: "%.2f", wait))s)")
-        }
-        open += 1
-        condition.unlock()
+        if let idle { return idle.connection }
         do {
             let c = try RedisConnection(url: url, connectTimeout: connectTimeout, commandTimeout: commandTimeout, tls: tls)
-            condition.lock()
-            backoff = 0
-            retryAt = .distantPast
-            condition.unlock()
+            state.withLock { state in
+                state.backoff = 0
+                state.retryAt = nil
+            }
             return c
         } catch {
-            condition.lock()
-            open -= 1
-            backoff = min(maxBackoff, max(0.05, backoff * 2))
-            retryAt = Date().addingTimeInterval(backoff)
-            lastConnectError = (error as? StoreError).map { "\($0.reason)" } ?? "\(error)"
-            condition.signal()
-            condition.unlock()
+            state.withLock { state in
+                state.backoff = min(maxBackoff, max(0.05, state.backoff * 2))
+                state.retryAt = .now + .seconds(state.backoff)
+                state.lastConnectError = (error as? StoreError).map { "\($0.reason)" } ?? "\(error)"
+            }
+            permits.signal()
             throw error
         }
     }
 
     private func release(_ connection: RedisConnection) {
-        condition.lock()
-        if connection.broken {
-            open -= 1
-        } else {
-            idle.append(connection)
+        if !connection.broken {
+            let idle = IdleConnection(connection)
+            state.withLock { $0.idle.append(idle) }
         }
-        condition.signal()
-        condition.unlock()
+        permits.signal()
     }
+}
+
+/// A connection no thread is using, kept by the pool until one takes it.
+///
+/// `@unchecked Sendable`: a `RedisConnection` (a hiredis context) is not thread-safe, but an idle one
+/// is used by nobody; the pool hands it to exactly one caller at a time, under its lock.
+private struct IdleConnection: @unchecked Sendable {
+    let connection: RedisConnection
+    init(_ connection: RedisConnection) { self.connection = connection }
 }
 
 extension StoreError {

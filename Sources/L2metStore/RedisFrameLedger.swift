@@ -6,7 +6,7 @@ import Foundation
 /// (`SET NX EX pendingLease`, so exactly one receiver starts a body) or `done` (`SET EX window`,
 /// written even when the pending marker is gone: the body was taken);
 /// `release` deletes it. Every key expires: nothing is left behind by a receiver that died.
-public final class RedisFrameLedger: FrameLedger, @unchecked Sendable {
+public final class RedisFrameLedger: FrameLedger, Sendable {
     public let window: Int
     private let pendingTTL: Int
     private let store: RedisStore

@@ -1,5 +1,6 @@
 import Foundation
 import L2metCore
+import Synchronization
 
 /// A `Store` in Redis, shared by every receiver and outlet pointing at it. Schema and guarantees:
 /// docs/redis-schema.md. In short: bucket data is `APPEND`ed BucketCodec records at
@@ -8,7 +9,7 @@ import L2metCore
 /// are Lua scripts, so each is atomic.
 ///
 /// Thread-safe: calls borrow a connection from a small pool.
-public final class RedisStore: Store, @unchecked Sendable {
+public final class RedisStore: Store, Sendable {
     public let partitions: Int
     /// The parsed URL (its `description` hides the password).
     public let url: RedisURL
@@ -27,9 +28,8 @@ public final class RedisStore: Store, @unchecked Sendable {
     static let markerTTL = 600
 
     let pool: RedisConnectionPool
-    private let counterLock = NSLock()
-    private var corrupt = 0
-    private var quarantined = 0
+    private let corrupt = Atomic<Int>(0)
+    private let quarantined = Atomic<Int>(0)
     /// Lease expiries (claims never settled: their outlet crashed or stalled) after which a bucket is
     /// set aside in the quarantine set instead of being due again.
     public let maxClaimExpiries: Int
@@ -55,18 +55,10 @@ public final class RedisStore: Store, @unchecked Sendable {
     }
 
     /// Buckets set aside (quarantined) by this process's claims after too many lease expiries.
-    public var quarantinedBuckets: Int {
-        counterLock.lock()
-        defer { counterLock.unlock() }
-        return quarantined
-    }
+    public var quarantinedBuckets: Int { quarantined.load(ordering: .relaxed) }
 
     /// Claimed buckets whose key or data could not be decoded (written by something else); they are deleted.
-    public var corruptBuckets: Int {
-        counterLock.lock()
-        defer { counterLock.unlock() }
-        return corrupt
-    }
+    public var corruptBuckets: Int { corrupt.load(ordering: .relaxed) }
 
     // MARK: append
 
@@ -121,7 +113,7 @@ public final class RedisStore: Store, @unchecked Sendable {
 
         // Every chunk carries its own marker, so sending the same pipeline again is a no-op for what
         // was applied: a lost reply is retried here, with the same id, instead of by the caller.
-        let giveUp = Date().addingTimeInterval(lostReplyRetryWindow)
+        let giveUp = ContinuousClock.now + .seconds(lostReplyRetryWindow)
         var attempt = 0
         while true {
             do {
@@ -130,14 +122,14 @@ public final class RedisStore: Store, @unchecked Sendable {
             } catch let e as RedisIOError {
                 // Sent (maybe): the outcome is unknown until a retry with the same id answers.
                 attempt += 1
-                if Date() >= giveUp {
+                if ContinuousClock.now >= giveUp {
                     throw StoreError.unavailable("redis \(url.host):\(url.port): \(e.message) "
                         + "(a flush's reply was lost and Redis did not come back within \(lostReplyRetryWindow)s)")
                 }
                 Thread.sleep(forTimeInterval: min(0.5, 0.05 * Double(attempt)))
             } catch let e as StoreError {
                 // Not connected: nothing was sent, unless an earlier attempt of this flush was.
-                if attempt == 0 || Date() >= giveUp { throw e }
+                if attempt == 0 || ContinuousClock.now >= giveUp { throw e }
                 attempt += 1
                 Thread.sleep(forTimeInterval: min(0.5, 0.05 * Double(attempt)))
             }
@@ -200,9 +192,7 @@ public final class RedisStore: Store, @unchecked Sendable {
             _ = try? pool.withConnection { try $0.pipeline([RedisCommand("UNLINK", prefix + "claim:" + claimID)]) }
         }
         if setAside > 0 {
-            counterLock.lock()
-            quarantined += Int(setAside)
-            counterLock.unlock()
+            quarantined.wrappingAdd(Int(setAside), ordering: .relaxed)
         }
         var out: [ClaimedBucket] = []
         out.reserveCapacity(flat.count / 3)
@@ -224,9 +214,7 @@ public final class RedisStore: Store, @unchecked Sendable {
             out.append(ClaimedBucket(key: key, data: data, attempts: attempts))
         }
         if !corruptMembers.isEmpty {
-            counterLock.lock()
-            corrupt += corruptMembers.count
-            counterLock.unlock()
+            corrupt.wrappingAdd(corruptMembers.count, ordering: .relaxed)
             try? acknowledge(members: corruptMembers)
         }
         return out

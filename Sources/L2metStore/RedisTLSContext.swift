@@ -2,6 +2,10 @@ import COpenSSL
 
 /// The OpenSSL client settings of a `rediss://` store, shared by all its tunnels: TLS 1.2 or later,
 /// and certificate verification (system CA store + host name) only when the URL asks for it.
+///
+/// `@unchecked Sendable`: it holds an OpenSSL `SSL_CTX` pointer, which the compiler cannot check;
+/// the context is configured in `init` and only read afterwards (OpenSSL allows one `SSL_CTX` to
+/// make `SSL` objects on several threads at once).
 final class RedisTLSContext: @unchecked Sendable {
     /// The `SSL_CTX`; read-only once built, so tunnels on several threads may share it.
     let context: OpaquePointer
@@ -37,7 +41,7 @@ final class RedisTLSContext: @unchecked Sendable {
         while case let code = ERR_get_error(), code != 0 {
             var buffer = [CChar](repeating: 0, count: 256)
             ERR_error_string_n(code, &buffer, buffer.count)
-            texts.append(String(cString: buffer))
+            texts.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
         return texts.joined(separator: "; ")
     }

@@ -1,5 +1,7 @@
 import COpenSSL
 import Foundation
+import L2metCore
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,7 +25,7 @@ enum RedisTLSTunnel {
         }
         let handshake = HandshakeOutcome()
         let inner = pair[1]
-        let deadline = Date().addingTimeInterval(max(0.001, timeout))
+        let deadline = ContinuousClock.now + .seconds(max(0.001, timeout))
         let thread = Thread {
             // Writes to a socket the peer closed raise SIGPIPE; blocked here, they return EPIPE instead.
             var set = sigset_t()
@@ -73,25 +75,20 @@ enum RedisTLSTunnel {
     /// How a pump ended.
     private enum PumpEnd { case clientClosed, serverEnded }
 
-    /// The handshake's result, handed from the tunnel thread to the caller of `open`.
-    private final class HandshakeOutcome: @unchecked Sendable {
-        private let condition = NSCondition()
-        private var done = false
-        private var error: String?
+    /// The handshake's result, handed from the tunnel thread to the caller of `open`: set once, then
+    /// signalled.
+    private final class HandshakeOutcome: Sendable {
+        private let error = Mutex<String?>(nil)
+        private let done = DispatchSemaphore(value: 0)
 
         func finish(error: String?) {
-            condition.lock()
-            self.error = error
-            done = true
-            condition.signal()
-            condition.unlock()
+            self.error.withLock { $0 = error }
+            done.signal()
         }
 
         func wait() -> String? {
-            condition.lock()
-            defer { condition.unlock() }
-            while !done { condition.wait() }
-            return error
+            done.wait()
+            return error.withLock { $0 }
         }
     }
 
@@ -106,7 +103,7 @@ enum RedisTLSTunnel {
         private let fd: Int32
         private let ssl: OpaquePointer
 
-        init(host: String, port: Int, tls: RedisTLSContext, deadline: Date) throws {
+        init(host: String, port: Int, tls: RedisTLSContext, deadline: ContinuousClock.Instant) throws {
             fd = try Self.connect(host: host, port: port, deadline: deadline)
             guard let ssl = SSL_new(tls.context) else {
                 close(fd)
@@ -123,7 +120,7 @@ enum RedisTLSTunnel {
         }
 
         /// Non-blocking TCP connect to the first address of `host` that answers before `deadline`.
-        private static func connect(host: String, port: Int, deadline: Date) throws -> Int32 {
+        private static func connect(host: String, port: Int, deadline: ContinuousClock.Instant) throws -> Int32 {
             var hints = addrinfo()
             hints.ai_family = AF_UNSPEC
             hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -170,7 +167,7 @@ enum RedisTLSTunnel {
             return fd
         }
 
-        private func handshake(host: String, verify: Bool, deadline: Date) throws {
+        private func handshake(host: String, verify: Bool, deadline: ContinuousClock.Instant) throws {
             guard SSL_set_fd(ssl, fd) == 1 else { throw Failure("SSL_set_fd: \(RedisTLSContext.queuedErrors())") }
             let isAddress = Self.isIPAddress(host)
             if !isAddress {
@@ -279,9 +276,9 @@ enum RedisTLSTunnel {
         private static func wouldBlock() -> Bool { errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR }
 
         /// Polls `fd` for `events` until `deadline`; false when the deadline passed first.
-        private static func wait(_ fd: Int32, events: Int16, until deadline: Date) -> Bool {
+        private static func wait(_ fd: Int32, events: Int16, until deadline: ContinuousClock.Instant) -> Bool {
             while true {
-                let ms = Int32(max(0, min(Double(Int32.max), deadline.timeIntervalSinceNow * 1000)).rounded(.up))
+                let ms = Int32(max(0, min(Double(Int32.max), (deadline - ContinuousClock.now).inSeconds * 1000)).rounded(.up))
                 if ms <= 0 { return false }
                 var p = pollfd(fd: fd, events: events, revents: 0)
                 let r = poll(&p, 1, ms)

@@ -4,24 +4,39 @@ import L2metCore
 import XCTest
 @testable import L2metStore
 
-/// The store behaviours against `RedisStore` on the real Redis at `$REDIS_URL` (one database per
-/// test, emptied first), plus what only Redis has: restarts, passwords, scripts, the schema.
+/// The store behaviours against `RedisStore` on a real redis-server of each test's own (so tests may
+/// run in parallel), plus what only Redis has: restarts, passwords, scripts, the schema.
 final class RedisStoreTests: XCTestCase {
-    /// Each call opens another RedisStore (its own connections) on the same database.
-    private func maker(db: Int) throws -> StoreBehaviours.Make {
-        let url = try TestRedis.freshURL(db: db)
+    private var servers: [RedisServer] = []
+
+    override func tearDown() {
+        for server in servers { server.stop() }
+        servers = []
+        super.tearDown()
+    }
+
+    /// The URL of a new, empty redis-server that lives until the test ends.
+    private func freshRedis() throws -> String {
+        let server = try RedisServer()
+        servers.append(server)
+        return server.url
+    }
+
+    /// Each call opens another RedisStore (its own connections) on the same fresh server.
+    private func maker() throws -> StoreBehaviours.Make {
+        let url = try freshRedis()
         return { partitions in try RedisStore(url: url, partitions: partitions) }
     }
 
-    func testFlushAndReadBack() throws { try StoreBehaviours.flushAndReadBack(maker(db: 1)) }
-    func testAppendsMerge() throws { try StoreBehaviours.appendsMerge(maker(db: 2)) }
-    func testBusyMeasurementsMerge() throws { try StoreBehaviours.busyMeasurementsMerge(maker(db: 2)) }
-    func testConcurrentClaimsHandOutEachBucketOnce() throws { try StoreBehaviours.concurrentClaimsHandOutEachBucketOnce(maker(db: 3)) }
-    func testUnacknowledgedClaimComesBackAfterLease() throws { try StoreBehaviours.unacknowledgedClaimComesBackAfterLease(maker(db: 4)) }
-    func testAcknowledgeDeletes() throws { try StoreBehaviours.acknowledgeDeletes(maker(db: 10)) }
-    func testAppendIntoClaimedBucket() throws { try StoreBehaviours.appendIntoClaimedBucket(maker(db: 11)) }
-    func testPartitionsSpreadKeys() throws { try StoreBehaviours.partitionsSpreadKeys(maker(db: 12)) }
-    func testLargeBatch() throws { try StoreBehaviours.largeBatch(maker(db: 13)) }
+    func testFlushAndReadBack() throws { try StoreBehaviours.flushAndReadBack(maker()) }
+    func testAppendsMerge() throws { try StoreBehaviours.appendsMerge(maker()) }
+    func testBusyMeasurementsMerge() throws { try StoreBehaviours.busyMeasurementsMerge(maker()) }
+    func testConcurrentClaimsHandOutEachBucketOnce() throws { try StoreBehaviours.concurrentClaimsHandOutEachBucketOnce(maker()) }
+    func testUnacknowledgedClaimComesBackAfterLease() throws { try StoreBehaviours.unacknowledgedClaimComesBackAfterLease(maker()) }
+    func testAcknowledgeDeletes() throws { try StoreBehaviours.acknowledgeDeletes(maker()) }
+    func testAppendIntoClaimedBucket() throws { try StoreBehaviours.appendIntoClaimedBucket(maker()) }
+    func testPartitionsSpreadKeys() throws { try StoreBehaviours.partitionsSpreadKeys(maker()) }
+    func testLargeBatch() throws { try StoreBehaviours.largeBatch(maker()) }
     func testRescheduleKeepsAttemptsAndBacklog() throws {
         let server = try RedisServer()
         try StoreBehaviours.rescheduleKeepsAttemptsAndBacklog { partitions in try RedisStore(url: server.url, partitions: partitions) }
@@ -45,7 +60,7 @@ final class RedisStoreTests: XCTestCase {
     /// The keys the schema promises: data under PREFIX:b:STOREKEY with a TTL, due set per partition,
     /// claimed data renamed to PREFIX:c:…, flush markers.
     func testSchemaKeysAndTTL() throws {
-        let url = try TestRedis.freshURL(db: 14)
+        let url = try freshRedis()
         let store = try RedisStore(url: url, partitions: 2)
         let k = StoreBehaviours.key("schema.check")
         let p = StorePartitioning.partition(of: k, partitions: 2)
@@ -73,7 +88,7 @@ final class RedisStoreTests: XCTestCase {
 
     /// After SCRIPT FLUSH (or a restart) EVALSHA answers NOSCRIPT; the store falls back to EVAL.
     func testScriptsSurviveScriptFlush() throws {
-        let url = try TestRedis.freshURL(db: 15)
+        let url = try freshRedis()
         let store = try RedisStore(url: url)
         let k = StoreBehaviours.key("noscript")
         try store.append([(k, StoreBehaviours.data(.counter, [4]))], dueAt: StoreBehaviours.due)
